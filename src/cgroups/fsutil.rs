@@ -1,0 +1,154 @@
+//! Small file helpers shared by the cgroup managers.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use super::{CgroupError, Result};
+
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+
+/// Whether `path` is the root of a cgroup2 mount.
+pub fn is_cgroup2(path: &Path) -> bool {
+    nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 == CGROUP2_SUPER_MAGIC)
+}
+
+/// Writes `value` to `dir/file` in a single write, as cgroupfs requires.
+pub fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
+    let path = dir.join(file);
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(CgroupError::io(&path))?;
+    f.write_all(value.as_bytes())
+        .map_err(CgroupError::io(&path))
+}
+
+/// Reads `dir/file`, trimmed.
+pub fn read(dir: &Path, file: &str) -> Result<String> {
+    let path = dir.join(file);
+    fs::read_to_string(&path)
+        .map(|s| s.trim().to_string())
+        .map_err(CgroupError::io(&path))
+}
+
+/// Creates `dir` and any missing parents below `root`; returns how many
+/// trailing components were created.
+pub fn create_dirs(root: &Path, dir: &Path) -> Result<usize> {
+    let mut missing: Vec<PathBuf> = Vec::new();
+    let mut cur = dir.to_path_buf();
+    while cur != root && !cur.exists() {
+        missing.push(cur.clone());
+        if !cur.pop() {
+            break;
+        }
+    }
+    let created = missing.len();
+    for d in missing.iter().rev() {
+        match fs::create_dir(d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(CgroupError::io(d)(e)),
+        }
+    }
+    Ok(created)
+}
+
+/// PIDs listed in `dir/cgroup.procs`; a missing directory has none.
+pub fn procs(dir: &Path) -> Result<Vec<nix::unistd::Pid>> {
+    let path = dir.join("cgroup.procs");
+    match fs::read_to_string(&path) {
+        Ok(s) => Ok(s
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .map(nix::unistd::Pid::from_raw)
+            .collect()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(CgroupError::io(&path)(e)),
+    }
+}
+
+/// Removes `dir` and up to `levels - 1` of its parents, stopping at the
+/// first that is not empty. Waits briefly for processes that are still
+/// exiting. A missing directory is fine.
+pub fn remove_dirs(dir: &Path, levels: usize) -> Result<()> {
+    let mut cur = dir.to_path_buf();
+    for level in 0..levels.max(1) {
+        let mut attempts = 0;
+        loop {
+            match fs::remove_dir(&cur) {
+                Ok(()) => break,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                // EBUSY: tasks still exiting; only retried for the leaf.
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && level == 0 && attempts < 200 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) if level == 0 => {
+                    return Err(if e.raw_os_error() == Some(libc::EBUSY) {
+                        CgroupError::Busy { path: cur }
+                    } else {
+                        CgroupError::io(&cur)(e)
+                    });
+                }
+                // A parent in use by another container stays.
+                Err(_) => return Ok(()),
+            }
+        }
+        if !cur.pop() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The caller's own cgroup path in the hierarchy named `controller` (v1),
+/// or in the unified hierarchy when `controller` is empty.
+pub fn own_cgroup(controller: &str) -> Option<String> {
+    let content = fs::read_to_string("/proc/self/cgroup").ok()?;
+    own_cgroup_in(&content, controller)
+}
+
+/// Parses `/proc/self/cgroup` content (pure, for tests).
+pub fn own_cgroup_in(content: &str, controller: &str) -> Option<String> {
+    content.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let hit = if controller.is_empty() {
+            ctrls.is_empty()
+        } else {
+            ctrls.split(',').any(|c| c == controller)
+        };
+        hit.then(|| path.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_proc_self_cgroup() {
+        let c = "9:name=systemd:/\n4:memory:/process_api/x\n2:cpu,cpuacct:/a\n0::/u\n";
+        assert_eq!(
+            own_cgroup_in(c, "memory").as_deref(),
+            Some("/process_api/x")
+        );
+        assert_eq!(own_cgroup_in(c, "cpuacct").as_deref(), Some("/a"));
+        assert_eq!(own_cgroup_in(c, "name=systemd").as_deref(), Some("/"));
+        assert_eq!(own_cgroup_in(c, "").as_deref(), Some("/u"));
+        assert_eq!(own_cgroup_in(c, "pids"), None);
+    }
+
+    #[test]
+    fn creates_and_removes_only_new_levels() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path();
+        std::fs::create_dir(root.join("existing")).expect("mkdir");
+        let leaf = root.join("existing/a/b");
+        assert_eq!(create_dirs(root, &leaf).expect("create"), 2);
+        remove_dirs(&leaf, 2).expect("remove");
+        assert!(!root.join("existing/a").exists());
+        assert!(root.join("existing").exists());
+    }
+}

@@ -1,0 +1,194 @@
+//! Cgroup management: one small [`Manager`] trait over a v1 (cgroupfs)
+//! manager, used on legacy and hybrid hosts, and a v2 manager for unified
+//! hosts.
+//!
+//! Path rule (runc's cgroupfs driver): an absolute `linux.cgroupsPath` is
+//! taken as given, below each hierarchy's mount point. A relative path is
+//! joined to berth's own cgroup (on v2, to the parent of berth's own cgroup,
+//! because a cgroup with processes cannot delegate controllers). With no
+//! path, the container ID is used as a relative path. See `docs/cgroups.md`.
+
+mod devices;
+mod fsutil;
+mod resources;
+mod v1;
+mod v2;
+
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::path::{Path, PathBuf};
+
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxDevice, LinuxResources};
+use serde::{Deserialize, Serialize};
+
+pub use resources::{Write, v1_writes, v2_writes};
+
+/// The mount point of the cgroup filesystem(s).
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// Cgroup failures.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("cgroup {}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("cgroup {}: still has processes after they were killed", path.display())]
+    Busy { path: PathBuf },
+    #[error("{field}: {msg}")]
+    Unsupported { field: String, msg: String },
+    #[error(
+        "--systemd-cgroup is not supported: berth has no systemd cgroup driver; use the default cgroupfs driver"
+    )]
+    Systemd,
+    #[error("cgroup controller {0:?} is not mounted on this host")]
+    NoController(String),
+}
+
+impl CgroupError {
+    pub(crate) fn io(path: &Path) -> impl FnOnce(io::Error) -> CgroupError + '_ {
+        move |source| CgroupError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, CgroupError>;
+
+/// How the host mounts its cgroups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Only v1 hierarchies.
+    Legacy,
+    /// v1 controllers plus a cgroup2 hierarchy at `/sys/fs/cgroup/unified`.
+    Hybrid,
+    /// One cgroup2 hierarchy at `/sys/fs/cgroup`.
+    Unified,
+}
+
+/// Detects the host's cgroup mode from the filesystem types mounted.
+pub fn detect_mode() -> Mode {
+    if fsutil::is_cgroup2(Path::new(CGROUP_ROOT)) {
+        Mode::Unified
+    } else if fsutil::is_cgroup2(&Path::new(CGROUP_ROOT).join("unified")) {
+        Mode::Hybrid
+    } else {
+        Mode::Legacy
+    }
+}
+
+/// What berth records about a container's cgroup in its state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupRecord {
+    pub mode: Mode,
+    /// The cgroup path inside each hierarchy, absolute (e.g. `/berth/c1`).
+    /// Relative config paths are resolved at create time, per hierarchy,
+    /// so v1 hierarchies may differ: see `paths`.
+    pub path: String,
+    /// The container's directory in each hierarchy.
+    pub dirs: Vec<CgroupDir>,
+    /// How many trailing components of each directory berth created (and
+    /// so removes, when empty, on delete).
+    pub created_levels: usize,
+}
+
+/// The container's directory in one hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupDir {
+    /// The v1 controller the hierarchy is known by (`memory`,
+    /// `name=systemd`...), or `""` for a cgroup2 hierarchy.
+    pub key: String,
+    /// The hierarchy's mount point.
+    pub mount: PathBuf,
+    /// The container's directory.
+    pub dir: PathBuf,
+}
+
+/// Operations on one container's cgroup.
+pub trait Manager {
+    /// Creates the cgroup directories (recording which levels were new).
+    fn create(&mut self) -> Result<()>;
+    /// Writes resource limits; `devices` are the `linux.devices` entries,
+    /// which the device rules must allow.
+    fn apply(&self, resources: &LinuxResources, devices: &[LinuxDevice]) -> Result<()>;
+    /// A descriptor for `clone3(CLONE_INTO_CGROUP)`, if the host allows it.
+    fn clone_target(&self) -> Option<BorrowedFd<'_>>;
+    /// Moves `pid` into the cgroup (everywhere `clone_target` did not).
+    fn add(&self, pid: Pid) -> Result<()>;
+    /// PIDs of every process in the cgroup.
+    fn pids(&self) -> Result<Vec<Pid>>;
+    /// Freezes (`true`) or thaws the cgroup and waits until it is done.
+    fn freeze(&self, frozen: bool) -> Result<()>;
+    /// Whether the cgroup is frozen.
+    fn is_frozen(&self) -> Result<bool>;
+    /// Kills every process, then removes the directories berth created.
+    fn destroy(&self) -> Result<()>;
+    /// The record to save in the container state.
+    fn record(&self) -> CgroupRecord;
+}
+
+/// Resolves the cgroup for a new container and returns its manager.
+pub fn for_container(
+    config_path: Option<&str>,
+    id: &str,
+    systemd: bool,
+) -> Result<Box<dyn Manager>> {
+    if systemd {
+        return Err(CgroupError::Systemd);
+    }
+    let mode = detect_mode();
+    let inner = match config_path {
+        Some(p) if !p.is_empty() => p.to_string(),
+        _ => id.to_string(),
+    };
+    Ok(match mode {
+        Mode::Unified => Box::new(v2::V2::new(&inner, Path::new(CGROUP_ROOT), true)?),
+        Mode::Legacy | Mode::Hybrid => Box::new(v1::V1::new(&inner, mode)?),
+    })
+}
+
+/// Reopens the manager of an existing container from its record.
+pub fn from_record(rec: &CgroupRecord) -> Box<dyn Manager> {
+    match rec.mode {
+        Mode::Unified => Box::new(v2::V2::from_record(rec)),
+        Mode::Legacy | Mode::Hybrid => Box::new(v1::V1::from_record(rec)),
+    }
+}
+
+/// Lexically cleans a cgroup path into an absolute one.
+fn clean(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// Joins a possibly relative cgroup path to `base` (the caller's own cgroup).
+fn resolve(inner: &str, base: &str) -> String {
+    if inner.starts_with('/') {
+        clean(inner)
+    } else {
+        clean(&format!("{base}/{inner}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_rules() {
+        assert_eq!(resolve("/berth/c1", "/user.slice"), "/berth/c1");
+        assert_eq!(resolve("c1", "/user.slice"), "/user.slice/c1");
+        assert_eq!(resolve("../../../etc", "/a"), "/etc");
+        assert_eq!(clean("//a/./b/"), "/a/b");
+    }
+}

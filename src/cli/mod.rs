@@ -1,0 +1,275 @@
+//! The command line: `clap` definitions and dispatch. Each command lives in
+//! its own file and only maps arguments onto an operation in [`crate::ops`].
+
+mod create;
+mod delete;
+mod features;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::logging::{self, Format};
+use crate::ops::Runtime;
+
+/// berth: an OCI container runtime.
+#[derive(Debug, Parser)]
+#[command(
+    name = "berth",
+    disable_version_flag = true,
+    about = "An OCI container runtime, a drop-in for runc"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    /// Print the version.
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags every command accepts (before or after the command name).
+#[derive(Debug, clap::Args)]
+#[group(skip)]
+pub struct GlobalOpts {
+    /// Directory for container state.
+    #[arg(long, global = true, default_value = "/run/berth")]
+    pub root: PathBuf,
+    /// Log file (default: stderr).
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Log format.
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    pub log_format: Format,
+    /// Log debug messages, including the duration of each launch phase.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Use the systemd cgroup driver (not supported: berth refuses it).
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Rootless mode (only before the command: `spec --rootless` is a flag
+    /// of its own, as in runc).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub rootless: Rootless,
+}
+
+/// Values of `--rootless`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Rootless {
+    Auto,
+    True,
+    False,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a container, waiting for `start`.
+    Create(create::Args),
+    /// Start a created container.
+    Start(start::Args),
+    /// Create and start a container.
+    Run(run::Args),
+    /// Print a container's state.
+    State(state::Args),
+    /// Send a signal to a container.
+    Kill(kill::Args),
+    /// Delete a container.
+    Delete(delete::Args),
+    /// List containers.
+    List(list::Args),
+    /// Write a default config.json.
+    Spec(spec::Args),
+    /// Print the features this berth implements.
+    Features(features::Args),
+}
+
+/// The version text of `berth --version`.
+pub fn version_text() -> String {
+    format!(
+        "berth version {}\ncommit: {}\nspec: 1.3.0\nlibseccomp: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        crate::COMMIT,
+        crate::seccomp::library_version()
+    )
+}
+
+/// Runs the command line; returns the exit status.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 1 } else { 0 };
+        }
+    };
+    if cli.version {
+        print!("{}", version_text());
+        return 0;
+    }
+    let Some(command) = cli.command else {
+        let _ = <Cli as clap::CommandFactory>::command().print_help();
+        return 0;
+    };
+    let to_stderr = match logging::init(
+        cli.global.log.as_deref(),
+        cli.global.log_format,
+        cli.global.debug,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "berth: --log {}: {e}",
+                cli.global
+                    .log
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new(""))
+                    .display()
+            );
+            return 1;
+        }
+    };
+    match dispatch(&cli.global, command) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            tracing::error!("{msg}");
+            if !to_stderr {
+                eprintln!("{msg}");
+            }
+            1
+        }
+    }
+}
+
+fn dispatch(g: &GlobalOpts, command: Command) -> anyhow::Result<i32> {
+    if g.rootless == Rootless::True {
+        anyhow::bail!("--rootless=true is not supported yet: run berth as root");
+    }
+    let rt = Runtime::new(&g.root, g.systemd_cgroup);
+    match command {
+        Command::Create(a) => create::run(&rt, a),
+        Command::Start(a) => start::run(&rt, a),
+        Command::Run(a) => run::run(&rt, a),
+        Command::State(a) => state::run(&rt, a),
+        Command::Kill(a) => kill::run(&rt, a),
+        Command::Delete(a) => delete::run(&rt, a),
+        Command::List(a) => list::run(&rt, a),
+        Command::Spec(a) => spec::run(a),
+        Command::Features(a) => features::run(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("berth").chain(args.iter().copied())).expect("parses")
+    }
+
+    #[test]
+    fn flags_before_and_after_the_id() {
+        for args in [
+            &["create", "c1", "--bundle", "/b"][..],
+            &["create", "--bundle", "/b", "c1"],
+            &["create", "-b", "/b", "c1"],
+        ] {
+            let Some(Command::Create(a)) = parse(args).command else {
+                panic!("not create")
+            };
+            assert_eq!(a.id, "c1");
+            assert_eq!(a.opts.bundle, PathBuf::from("/b"));
+        }
+    }
+
+    #[test]
+    fn global_flags_anywhere() {
+        let c = parse(&[
+            "--root",
+            "/r",
+            "--log",
+            "/l.json",
+            "--log-format",
+            "json",
+            "state",
+            "c1",
+        ]);
+        assert_eq!(c.global.root, PathBuf::from("/r"));
+        assert_eq!(c.global.log_format, Format::Json);
+        let c = parse(&["state", "c1", "--root", "/r2"]);
+        assert_eq!(c.global.root, PathBuf::from("/r2"));
+    }
+
+    #[test]
+    fn kill_forms() {
+        let Some(Command::Kill(k)) = parse(&["kill", "c1", "9"]).command else {
+            panic!()
+        };
+        assert_eq!(
+            (k.id.as_str(), k.signal.as_str(), k.all),
+            ("c1", "9", false)
+        );
+        let Some(Command::Kill(k)) = parse(&["kill", "--all", "c1", "KILL"]).command else {
+            panic!()
+        };
+        assert!(k.all);
+        let Some(Command::Kill(k)) = parse(&["kill", "-a", "c1"]).command else {
+            panic!()
+        };
+        assert_eq!(k.signal, "SIGTERM");
+    }
+
+    #[test]
+    fn run_and_delete_flags() {
+        let Some(Command::Run(r)) = parse(&[
+            "run",
+            "-d",
+            "--keep",
+            "--pid-file",
+            "/p",
+            "--preserve-fds",
+            "2",
+            "c1",
+        ])
+        .command
+        else {
+            panic!()
+        };
+        assert!(r.detach && r.keep);
+        assert_eq!(r.create.opts.preserve_fds, 2);
+        let Some(Command::Delete(d)) = parse(&["delete", "-f", "c1"]).command else {
+            panic!()
+        };
+        assert!(d.force);
+        let Some(Command::List(l)) = parse(&["list", "-f", "json", "-q"]).command else {
+            panic!()
+        };
+        assert!(l.quiet);
+    }
+
+    #[test]
+    fn version_lines() {
+        let v = version_text();
+        let lines: Vec<&str> = v.lines().collect();
+        assert!(lines[0].starts_with("berth version "));
+        assert!(lines[1].starts_with("commit: "));
+        assert_eq!(lines[2], "spec: 1.3.0");
+        assert!(lines[3].starts_with("libseccomp: "));
+        assert!(parse(&["-v"]).version);
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        assert!(Cli::try_parse_from(["berth", "--log-format", "xml", "list"]).is_err());
+        assert!(Cli::try_parse_from(["berth", "--rootless", "maybe", "list"]).is_err());
+    }
+}

@@ -1,0 +1,16 @@
+//! `berth start`.
+
+use crate::ops::{self, Runtime};
+
+/// Arguments of `start`.
+#[derive(Debug, clap::Args)]
+#[group(skip)]
+pub struct Args {
+    /// Container ID.
+    pub id: String,
+}
+
+pub fn run(rt: &Runtime, a: Args) -> anyhow::Result<i32> {
+    ops::start(rt, &a.id)?;
+    Ok(0)
+}

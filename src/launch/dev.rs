@@ -1,0 +1,186 @@
+//! `/dev` inside the container: device nodes (runc's defaults plus
+//! `linux.devices`), the standard symlinks and `/dev/ptmx`.
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::sys::stat::{Mode, SFlag};
+use nix::unistd::{Gid, Uid};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
+
+use super::rootfs::RootfsError;
+use crate::rootpath;
+use crate::spec::{Config, MountKind};
+use crate::sys::mount as m;
+
+/// A device node to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub path: String,
+    pub kind: SFlag,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The nodes runc creates in every container's `/dev`.
+pub const DEFAULTS: [(&str, u64, u64); 6] = [
+    ("/dev/null", 1, 3),
+    ("/dev/zero", 1, 5),
+    ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8),
+    ("/dev/urandom", 1, 9),
+    ("/dev/tty", 5, 0),
+];
+
+/// The nodes for `config`: defaults not overridden by `linux.devices`,
+/// then `linux.devices`.
+pub fn nodes(devices: &[LinuxDevice]) -> Vec<Node> {
+    let mut out: Vec<Node> = DEFAULTS
+        .iter()
+        .filter(|(p, _, _)| !devices.iter().any(|d| d.path() == Path::new(p)))
+        .map(|(p, maj, min)| Node {
+            path: p.to_string(),
+            kind: SFlag::S_IFCHR,
+            major: *maj,
+            minor: *min,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        })
+        .collect();
+    out.extend(devices.iter().map(|d| Node {
+        path: d.path().to_string_lossy().into_owned(),
+        kind: match d.typ() {
+            LinuxDeviceType::B => SFlag::S_IFBLK,
+            LinuxDeviceType::P => SFlag::S_IFIFO,
+            _ => SFlag::S_IFCHR,
+        },
+        major: d.major().max(0) as u64,
+        minor: d.minor().max(0) as u64,
+        mode: d.file_mode().unwrap_or(0o666) & 0o7777,
+        uid: d.uid().unwrap_or(0),
+        gid: d.gid().unwrap_or(0),
+    }));
+    out
+}
+
+/// Whether berth populates `/dev` (not when the config bind-mounts it).
+pub fn wants_setup(config: &Config) -> bool {
+    !config
+        .mounts
+        .iter()
+        .any(|m| m.destination == "/dev" && matches!(m.kind, MountKind::Bind { .. }))
+}
+
+fn err(what: String) -> impl FnOnce(Errno) -> RootfsError {
+    move |source| RootfsError::Step { what, source }
+}
+
+/// Creates the device nodes, symlinks and `/dev/ptmx` under `root`. In a
+/// user namespace, where `mknod` is not allowed, nodes are bind mounts of
+/// the host's devices instead.
+pub fn setup(root: BorrowedFd<'_>, config: &Config, in_userns: bool) -> Result<(), RootfsError> {
+    if !wants_setup(config) {
+        return Ok(());
+    }
+    for node in nodes(&config.devices) {
+        create_node(root, &node, in_userns)?;
+    }
+    let dev = rootpath::mkdir_all(root, Path::new("/dev"), 0o755)?;
+    let dev = rootpath::reopen_dir(dev.as_fd()).map_err(err("open /dev".into()))?;
+    let mut links = vec![
+        ("/proc/self/fd", "fd"),
+        ("/proc/self/fd/0", "stdin"),
+        ("/proc/self/fd/1", "stdout"),
+        ("/proc/self/fd/2", "stderr"),
+    ];
+    if Path::new("/proc/kcore").exists() {
+        links.push(("/proc/kcore", "core"));
+    }
+    for (target, name) in links {
+        match nix::unistd::symlinkat(target, dev.as_fd(), name) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(err(format!("symlink /dev/{name}"))(e)),
+        }
+    }
+    // /dev/ptmx must be the devpts instance's multiplexer.
+    match nix::unistd::unlinkat(dev.as_fd(), "ptmx", nix::unistd::UnlinkatFlags::NoRemoveDir) {
+        Ok(()) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(err("remove /dev/ptmx".into())(e)),
+    }
+    nix::unistd::symlinkat("pts/ptmx", dev.as_fd(), "ptmx").map_err(err("symlink /dev/ptmx".into()))
+}
+
+fn create_node(root: BorrowedFd<'_>, node: &Node, in_userns: bool) -> Result<(), RootfsError> {
+    let path = Path::new(&node.path);
+    let what = |s: &str| format!("device {}: {s}", node.path);
+    if in_userns {
+        let target = rootpath::touch(root, path)?;
+        let tree = m::clone_tree_at(&node.path, false).map_err(err(what("bind from host")))?;
+        return m::attach(tree.as_fd(), target.as_fd()).map_err(err(what("bind from host")));
+    }
+    let parent = rootpath::mkdir_all(root, path.parent().unwrap_or(Path::new("/dev")), 0o755)?;
+    let parent = rootpath::reopen_dir(parent.as_fd()).map_err(err(what("open parent")))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| RootfsError::Unsafe(what("no file name")))?;
+    let dev = libc::makedev(node.major as u32, node.minor as u32);
+    match nix::sys::stat::mknodat(
+        parent.as_fd(),
+        name,
+        node.kind,
+        Mode::from_bits_truncate(node.mode),
+        dev,
+    ) {
+        Ok(()) => {}
+        // Already there (for example in the image): leave it, as runc does.
+        Err(Errno::EEXIST) => return Ok(()),
+        Err(e) => return Err(err(what("mknod"))(e)),
+    }
+    // mknod applies the umask; set the exact mode and owner.
+    nix::sys::stat::fchmodat(
+        parent.as_fd(),
+        name,
+        Mode::from_bits_truncate(node.mode),
+        nix::sys::stat::FchmodatFlags::NoFollowSymlink,
+    )
+    .map_err(err(what("chmod")))?;
+    nix::unistd::fchownat(
+        parent.as_fd(),
+        name,
+        Some(Uid::from_raw(node.uid)),
+        Some(Gid::from_raw(node.gid)),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(err(what("chown")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_devices_override_defaults() {
+        let d: LinuxDevice = serde_json::from_str(
+            r#"{"path":"/dev/null","type":"c","major":1,"minor":3,"fileMode":384,"uid":5,"gid":6}"#,
+        )
+        .expect("device");
+        let fuse: LinuxDevice =
+            serde_json::from_str(r#"{"path":"/dev/fuse","type":"c","major":10,"minor":229}"#)
+                .expect("d");
+        let n = nodes(&[d, fuse]);
+        assert_eq!(n.len(), 7);
+        let null = n.iter().find(|x| x.path == "/dev/null").expect("null");
+        assert_eq!((null.mode, null.uid, null.gid), (0o600, 5, 6));
+        assert!(
+            n.iter().any(|x| x.path == "/dev/fuse"
+                && x.major == 10
+                && x.minor == 229
+                && x.mode == 0o666)
+        );
+    }
+}

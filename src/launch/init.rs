@@ -1,0 +1,364 @@
+//! The container side of a launch: runs in the process `clone3` created,
+//! from the first instruction after the clone to `execve`. It never
+//! returns: it either execs the container program or reports an error to
+//! the parent and exits.
+//!
+//! The steps, in order (each one a function below or in a sibling module):
+//! 1. guard: parent-death signal, non-dumpable;
+//! 2. namespaces: join by path, unshare, (fork for a PID namespace);
+//! 3. sysctls, through the host's procfs while it is still visible;
+//! 4. root filesystem: propagation, mounts, devices; hooks; `pivot_root`;
+//! 5. console, masked and read-only paths, hostname;
+//! 6. process attributes, rlimits, user, capabilities, the program's path;
+//! 7. `Ready`, `Committed`, the gate, startContainer hooks;
+//! 8. close descriptors, reset signals, seccomp, `execve`.
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use super::parent::{Gate, LaunchRequest};
+use super::plan::NsPlan;
+use super::protocol::{Channel, ChannelError, FromInit, ToInit};
+use super::rootfs::{self, CgroupMount, RootfsError};
+use super::{dev, exec, identity};
+use crate::logging::Phase;
+use crate::spec::{Config, NsKind};
+use crate::state::{SpecState, Status};
+use crate::sys::clone::{CloneRequest, Forked, clone3};
+use crate::sys::process::ExecArgs;
+use crate::{hooks, sys, userdb};
+
+/// What the init gets from the parent (by memory, as `clone3` copies it).
+pub(super) struct InitCtx<'a> {
+    pub req: &'a LaunchRequest<'a>,
+    pub plan: &'a NsPlan,
+    pub chan: Channel,
+    pub joins: Vec<(NsKind, OwnedFd)>,
+    pub gate: Option<OwnedFd>,
+    pub console: Option<OwnedFd>,
+    pub parent: Pid,
+}
+
+/// Set-up failures inside the init; sent to the parent as text.
+#[derive(Debug, thiserror::Error)]
+enum InitError {
+    #[error("{what}: {source}")]
+    Sys { what: String, source: Errno },
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    #[error(transparent)]
+    Rootfs(#[from] RootfsError),
+    #[error(transparent)]
+    Identity(#[from] identity::IdentityError),
+    #[error(transparent)]
+    Tty(#[from] crate::tty::TtyError),
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
+    #[error("{0}")]
+    Msg(String),
+}
+
+fn sys_err(what: impl Into<String>) -> impl FnOnce(Errno) -> InitError {
+    let what = what.into();
+    move |source| InitError::Sys { what, source }
+}
+
+/// Entry point of the init. Never returns.
+pub(super) fn run(ctx: InitCtx<'_>) -> ! {
+    let err = match setup(&ctx) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let _ = ctx
+        .chan
+        .send_to_parent(&FromInit::Error(err.to_string()), None);
+    sys::process::exit_now(1)
+}
+
+fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
+    let config = ctx.req.config;
+    let Some(process) = config.process.as_ref() else {
+        return Err(InitError::Msg(
+            "process: is required to create a container".into(),
+        ));
+    };
+    guard(ctx.parent)?;
+    namespaces(ctx)?;
+    if !ctx.req.no_new_keyring {
+        // Best effort, as in runc: kernels without keyrings say ENOSYS.
+        match sys::process::join_new_session_keyring() {
+            Ok(()) | Err(Errno::ENOSYS) => {}
+            Err(e) => return Err(sys_err("join session keyring")(e)),
+        }
+    }
+    write_sysctls(config)?;
+
+    let mounts = Phase::start("mounts");
+    let root = rootfs::prepare_root(config)?;
+    let cgroup = CgroupMount {
+        record: ctx.req.cgroup_record.clone(),
+        own_ns: config.has_namespace(NsKind::Cgroup),
+    };
+    rootfs::mount_all(config, root.as_fd(), &cgroup)?;
+    dev::setup(root.as_fd(), config, config.in_userns())?;
+    drop(mounts);
+
+    #[allow(deprecated)]
+    let runtime_hooks = config
+        .hooks
+        .prestart()
+        .as_ref()
+        .is_some_and(|h| !h.is_empty())
+        || config
+            .hooks
+            .create_runtime()
+            .as_ref()
+            .is_some_and(|h| !h.is_empty());
+    if runtime_hooks {
+        ctx.chan.send_to_parent(&FromInit::Hooks, None)?;
+        ctx.chan.expect_from_parent(ToInit::HooksDone)?;
+    }
+    if let Some(h) = config
+        .hooks
+        .create_container()
+        .as_deref()
+        .filter(|h| !h.is_empty())
+    {
+        hooks::run_all("createContainer", h, &state_json(ctx, Status::Creating))?;
+    }
+
+    let pivot = Phase::start("pivot");
+    rootfs::pivot(root.as_fd(), ctx.req.no_pivot)?;
+    drop(root);
+    drop(pivot);
+    if let Some(sock) = &ctx.console {
+        crate::tty::setup_console(sock.as_fd(), process.console_size)?;
+    }
+    rootfs::finalize(config)?;
+    if let Some(h) = &config.hostname {
+        nix::unistd::sethostname(h).map_err(sys_err("sethostname"))?;
+    }
+    if let Some(d) = &config.domainname {
+        sys::process::set_domainname(d).map_err(sys_err("setdomainname"))?;
+    }
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        process.user.umask.unwrap_or(0o022),
+    ));
+    if process.no_new_privileges {
+        nix::sys::prctl::set_no_new_privs().map_err(sys_err("prctl(PR_SET_NO_NEW_PRIVS)"))?;
+    }
+
+    // The environment (HOME from the container's /etc/passwd) and the
+    // program's path are resolved inside the container, as root, before the
+    // user switch; a missing program fails `create`.
+    let env = userdb::prepare_env(
+        &process.env,
+        || std::fs::read_to_string("/etc/passwd").ok(),
+        process.user.uid,
+    )
+    .map_err(InitError::Msg)?;
+    let program =
+        exec::look_path(&process.args[0], userdb::path_of(&env)).map_err(InitError::Msg)?;
+    let exec_args =
+        ExecArgs::new(&program, &process.args, &env).map_err(sys_err("prepare exec arguments"))?;
+
+    identity::apply_rlimits(process)?;
+    // Seccomp goes last, right before execve, unless it cannot: without
+    // no_new_privs loading needs CAP_SYS_ADMIN, which the final capability
+    // set may lack (then it is loaded before the user switch, as runc
+    // does); and a notification listener must get its descriptor while
+    // berth is still here (then it is loaded before `Ready`).
+    let seccomp = ctx.req.seccomp.as_ref();
+    let privileged_load = seccomp.is_some()
+        && !process.no_new_privileges
+        && !process
+            .caps
+            .effective
+            .contains(&caps::Capability::CAP_SYS_ADMIN);
+    let early = seccomp.is_some_and(|s| s.notify) || privileged_load;
+    if privileged_load {
+        load_seccomp(ctx)?;
+    }
+    identity::apply_identity(process, setgroups_allowed(config))?;
+    if early && !privileged_load {
+        load_seccomp(ctx)?;
+    }
+
+    ctx.chan.send_to_parent(&FromInit::Ready, None)?;
+    ctx.chan.expect_from_parent(ToInit::Committed)?;
+    // berth may exit now; it must no longer take us with it.
+    nix::sys::prctl::set_pdeathsig(None).map_err(sys_err("clear parent death signal"))?;
+
+    wait_at_gate(ctx)?;
+    if let Some(h) = config
+        .hooks
+        .start_container()
+        .as_deref()
+        .filter(|h| !h.is_empty())
+    {
+        hooks::run_all("startContainer", h, &state_json(ctx, Status::Created))?;
+    }
+    exec_program(ctx, &exec_args, !early)
+}
+
+/// Loads the filter now and, with a listener, hands its descriptor over.
+fn load_seccomp(ctx: &InitCtx<'_>) -> Result<(), InitError> {
+    let Some(s) = ctx.req.seccomp.as_ref() else {
+        return Ok(());
+    };
+    let listener =
+        sys::seccomp::load(&s.program, s.flags).map_err(sys_err("seccomp: load filter"))?;
+    if let Some(fd) = listener {
+        ctx.chan
+            .send_to_parent(&FromInit::Seccomp, Some(fd.as_fd()))?;
+        ctx.chan.expect_from_parent(ToInit::SeccompDone)?;
+    }
+    Ok(())
+}
+
+/// Step 1: die with the parent during set-up, and keep the set-up process
+/// out of reach of ptrace and /proc from the container (CVE-2016-9962).
+fn guard(parent: Pid) -> Result<(), InitError> {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(sys_err("set parent death signal"))?;
+    // If berth died before the line above, its end of the socket is closed
+    // and the next exchange fails, so set-up stops there. (getppid() cannot
+    // tell: it is 0 in a new PID namespace.)
+    let _ = parent;
+    nix::sys::prctl::set_dumpable(false).map_err(sys_err("prctl(PR_SET_DUMPABLE)"))
+}
+
+/// Step 2: joins, unshares, the extra fork and a late cgroup namespace.
+fn namespaces(ctx: &InitCtx<'_>) -> Result<(), InitError> {
+    let plan = ctx.plan;
+    for (kind, fd) in &ctx.joins {
+        nix::sched::setns(fd.as_fd(), kind.flag())
+            .map_err(sys_err(format!("join {} namespace", kind.spec_name())))?;
+    }
+    if !plan.child_unshare.is_empty() {
+        nix::sched::unshare(plan.child_unshare).map_err(sys_err("unshare namespaces"))?;
+        if plan.child_creates_userns() {
+            ctx.chan.send_to_parent(&FromInit::Unshared, None)?;
+        }
+    }
+    if plan.child_waits_for_parent(ctx.req.cgroup.clone_target().is_some()) {
+        ctx.chan.expect_from_parent(ToInit::Proceed)?;
+    }
+    if plan.fork {
+        // A PID namespace made by unshare holds only our children: fork the
+        // real init as a sibling (CLONE_PARENT) so berth can wait for it.
+        match clone3(&CloneRequest {
+            parent: true,
+            ..CloneRequest::default()
+        })
+        .map_err(sys_err("fork into PID namespace"))?
+        {
+            Forked::Parent { pid, .. } => {
+                let _ = ctx.chan.send_to_parent(&FromInit::Forked(pid), None);
+                sys::process::exit_now(0);
+            }
+            Forked::Child => {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+                    .map_err(sys_err("set parent death signal"))?;
+            }
+        }
+    }
+    if plan.late_cgroupns {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+            .map_err(sys_err("unshare cgroup namespace"))?;
+    }
+    nix::unistd::setsid().map_err(sys_err("setsid"))?;
+    Ok(())
+}
+
+/// Step 3: sysctls go through the host's procfs, still visible before the
+/// root changes and not something the container image can replace. Values
+/// are per-namespace, so they land in the container's namespaces.
+fn write_sysctls(config: &Config) -> Result<(), InitError> {
+    for (name, value) in &config.sysctl {
+        let path = format!("/proc/sys/{}", name.replace('.', "/"));
+        std::fs::write(&path, value.as_bytes())
+            .map_err(|e| InitError::Msg(format!("linux.sysctl.{name}: write {path}: {e}")))?;
+    }
+    Ok(())
+}
+
+fn setgroups_allowed(config: &Config) -> bool {
+    if !config.in_userns() {
+        return true;
+    }
+    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
+}
+
+fn state_json(ctx: &InitCtx<'_>, status: Status) -> Vec<u8> {
+    let c = ctx.req.config;
+    SpecState {
+        oci_version: &c.oci_version,
+        id: ctx.req.id,
+        status,
+        pid: nix::unistd::getpid().as_raw(),
+        bundle: &c.bundle,
+        annotations: &c.annotations,
+    }
+    .to_json()
+}
+
+/// Step 7: wait for `start` (the FIFO) or for `run` (the socket).
+fn wait_at_gate(ctx: &InitCtx<'_>) -> Result<(), InitError> {
+    match (&ctx.req.gate, &ctx.gate) {
+        (Gate::Fifo(_), Some(fifo)) => loop {
+            let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::NONE) {
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(sys_err("wait on exec.fifo")(e)),
+                Ok(_) => {
+                    let mut b = [0u8; 1];
+                    match nix::unistd::read(fifo, &mut b) {
+                        Ok(1) => return Ok(()),
+                        Err(Errno::EAGAIN | Errno::EINTR) => continue,
+                        // A writer came and went without the byte.
+                        Ok(_) => {
+                            return Err(InitError::Msg("exec.fifo closed without a start".into()));
+                        }
+                        Err(e) => return Err(sys_err("read exec.fifo")(e)),
+                    }
+                }
+            }
+        },
+        _ => ctx
+            .chan
+            .expect_from_parent(ToInit::Start)
+            .map_err(Into::into),
+    }
+}
+
+/// Step 8. Nothing may allocate, log or drop a descriptor after
+/// `close_from`, since every descriptor above the preserved ones is gone.
+fn exec_program(
+    ctx: &InitCtx<'_>,
+    args: &ExecArgs,
+    load_seccomp: bool,
+) -> Result<std::convert::Infallible, InitError> {
+    sys::process::reset_signals().map_err(sys_err("reset signals"))?;
+    sys::fd::close_from(3 + ctx.req.preserve_fds).map_err(sys_err("close descriptors"))?;
+    if load_seccomp
+        && let Some(s) = ctx.req.seccomp.as_ref()
+        && let Err(e) = sys::seccomp::load(&s.program, s.flags)
+    {
+        report_after_close(&format!("seccomp: load filter: {e}"));
+    }
+    let e = sys::process::execve(args);
+    report_after_close(&format!("exec {:?}: {}", args.path(), e.desc()));
+}
+
+/// After `close_from` the sync socket is gone: the only channel left is the
+/// container's stderr.
+fn report_after_close(msg: &str) -> ! {
+    let line = format!("berth: {msg}\n");
+    let _ = nix::unistd::write(sys::fd::stdio(2), line.as_bytes());
+    sys::process::exit_now(255)
+}

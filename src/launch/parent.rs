@@ -1,0 +1,413 @@
+//! The runtime side of a launch: everything before `clone3`, the clone
+//! itself, and the protocol up to the init's `Ready`.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::sys::stat::Mode;
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use super::LaunchError;
+use super::init::{self, InitCtx};
+use super::plan::NsPlan;
+use super::protocol::{self, Channel, Expect, FromInit, ToInit};
+use crate::cgroups::{CgroupRecord, Manager};
+use crate::logging::Phase;
+use crate::seccomp::Compiled;
+use crate::spec::{Config, IdMap, NsKind};
+use crate::state::{SpecState, Status};
+use crate::sys::clone::{CloneRequest, Forked, clone3};
+use crate::sys::{self, Errno};
+
+/// How the init waits between `create` and `start`.
+#[derive(Debug)]
+pub enum Gate<'a> {
+    /// A FIFO in the state directory that `start` opens and writes.
+    Fifo(&'a Path),
+    /// A `Start` message on the sync socket (`run`, which starts at once).
+    Socket,
+}
+
+/// Everything a launch needs; built by `create`/`run`.
+pub struct LaunchRequest<'a> {
+    pub id: &'a str,
+    pub config: &'a Config,
+    pub cgroup: &'a dyn Manager,
+    pub cgroup_record: Option<CgroupRecord>,
+    pub gate: Gate<'a>,
+    /// A connection to the console socket, for `process.terminal`.
+    pub console: Option<BorrowedFd<'a>>,
+    /// Descriptors after stdio passed into the container (3..3+n).
+    pub preserve_fds: i32,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub seccomp: Option<Compiled>,
+}
+
+/// A launched init, waiting for `Committed`. Dropping it without calling
+/// [`Launched::commit`] kills and reaps the init.
+#[derive(Debug)]
+pub struct Launched {
+    pub pid: Pid,
+    pub pidfd: Option<OwnedFd>,
+    chan: Option<Channel>,
+    reap: bool,
+}
+
+impl Launched {
+    /// Tells the init that its state is saved; after this it waits at the
+    /// gate on its own, and berth may exit.
+    pub fn commit(&mut self) -> Result<(), LaunchError> {
+        if let Some(c) = &self.chan {
+            c.send_to_init(ToInit::Committed)?;
+        }
+        self.reap = false;
+        Ok(())
+    }
+
+    /// For `run`: opens the gate through the socket right away.
+    pub fn start(&mut self) -> Result<(), LaunchError> {
+        if let Some(c) = self.chan.take() {
+            c.send_to_init(ToInit::Start)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        if self.reap {
+            kill_and_reap(self.pid, self.pidfd.as_ref().map(|f| f.as_fd()));
+        }
+    }
+}
+
+fn kill_and_reap(pid: Pid, pidfd: Option<BorrowedFd<'_>>) {
+    match pidfd {
+        Some(fd) => {
+            let _ = sys::process::pidfd_send_signal(fd, Signal::SIGKILL);
+        }
+        None => {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        }
+    }
+    let _ = waitpid(pid, None);
+}
+
+/// Namespaces the parent enters for the clone and leaves afterwards.
+struct ParentNs {
+    restore: Vec<(CloneFlags, OwnedFd)>,
+}
+
+impl ParentNs {
+    fn enter(plan: &NsPlan, config: &Config) -> Result<Self, LaunchError> {
+        let mut restore = Vec::new();
+        let own = |name: &str| {
+            nix::fcntl::open(
+                format!("/proc/self/ns/{name}").as_str(),
+                OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(LaunchError::sys(format!("open /proc/self/ns/{name}")))
+        };
+        for (kind, path) in &plan.parent_joins {
+            let fd = open_ns(*kind, path)?;
+            restore.push((
+                kind.flag(),
+                own(if *kind == NsKind::Pid {
+                    "pid_for_children"
+                } else {
+                    "time_for_children"
+                })?,
+            ));
+            nix::sched::setns(fd.as_fd(), kind.flag()).map_err(|source| {
+                LaunchError::NamespacePath {
+                    kind: kind.spec_name(),
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+        }
+        if plan.parent_new_time {
+            restore.push((NsKind::Time.flag(), own("time_for_children")?));
+            nix::sched::unshare(NsKind::Time.flag())
+                .map_err(LaunchError::sys("unshare time namespace"))?;
+            let offsets = time_offsets(config);
+            if !offsets.is_empty() {
+                std::fs::write("/proc/self/timens_offsets", offsets).map_err(|e| {
+                    LaunchError::Sys {
+                        what: "write /proc/self/timens_offsets".into(),
+                        source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                    }
+                })?;
+            }
+        }
+        Ok(Self { restore })
+    }
+
+    fn leave(self) -> Result<(), LaunchError> {
+        for (flag, fd) in self.restore {
+            nix::sched::setns(fd.as_fd(), flag)
+                .map_err(LaunchError::sys("restore the runtime's namespaces"))?;
+        }
+        Ok(())
+    }
+}
+
+/// `linux.timeOffsets` in the format of `/proc/<pid>/timens_offsets`.
+fn time_offsets(config: &Config) -> String {
+    let mut out = String::new();
+    for (clock, off) in config.linux.time_offsets().iter().flatten() {
+        out.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    out
+}
+
+fn open_ns(kind: NsKind, path: &Path) -> Result<OwnedFd, LaunchError> {
+    nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).map_err(|source| {
+        LaunchError::NamespacePath {
+            kind: kind.spec_name(),
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+fn write_id_maps(pid: Pid, config: &Config) -> Result<(), LaunchError> {
+    let write = |file: &str, content: String| {
+        std::fs::write(format!("/proc/{pid}/{file}"), content).map_err(|e| LaunchError::Sys {
+            what: format!("write {file}"),
+            source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        })
+    };
+    write("uid_map", IdMap::to_proc_format(&config.uid_mappings))?;
+    write("gid_map", IdMap::to_proc_format(&config.gid_mappings))
+}
+
+/// Starts the container's init and drives it until it is `Ready` at the gate.
+pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
+    let config = req.config;
+    let placed_by_clone = req.cgroup.clone_target().is_some();
+    let plan = NsPlan::new(config, placed_by_clone);
+
+    let joins: Vec<(NsKind, OwnedFd)> = plan
+        .child_joins
+        .iter()
+        .map(|(k, p)| open_ns(*k, p).map(|fd| (*k, fd)))
+        .collect::<Result<_, _>>()?;
+    let console = match (
+        config.process.as_ref().is_some_and(|p| p.terminal),
+        req.console,
+    ) {
+        (true, Some(fd)) => Some(fd.try_clone_to_owned().map_err(|e| LaunchError::Sys {
+            what: "duplicate console socket".into(),
+            source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EBADF)),
+        })?),
+        _ => None,
+    };
+    let gate = match req.gate {
+        Gate::Fifo(path) => {
+            nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o622))
+                .map_err(LaunchError::sys(format!("mkfifo {}", path.display())))?;
+            Some(
+                nix::fcntl::open(
+                    path,
+                    OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(LaunchError::sys(format!("open {}", path.display())))?,
+            )
+        }
+        Gate::Socket => None,
+    };
+    let (parent_chan, init_chan) = protocol::pair()?;
+    let parent_pid = nix::unistd::getpid();
+
+    let ns = ParentNs::enter(&plan, config)?;
+    let clone_phase = Phase::start("clone");
+    let forked = clone3(&CloneRequest {
+        namespaces: plan.clone_flags,
+        pidfd: true,
+        cgroup: req.cgroup.clone_target(),
+        parent: false,
+    });
+    let (mut pid, pidfd) = match forked {
+        Ok(Forked::Child) => {
+            drop(parent_chan);
+            init::run(InitCtx {
+                req,
+                plan: &plan,
+                chan: init_chan,
+                joins,
+                gate,
+                console,
+                parent: parent_pid,
+            })
+        }
+        Ok(Forked::Parent { pid, pidfd }) => (pid, pidfd),
+        Err(e) => {
+            ns.leave()?;
+            return Err(LaunchError::Sys {
+                what: "clone3".into(),
+                source: e,
+            });
+        }
+    };
+    drop(clone_phase);
+    drop(init_chan);
+    drop(gate);
+    drop(console);
+    drop(joins);
+    let mut launched = Launched {
+        pid,
+        pidfd,
+        chan: None,
+        reap: true,
+    };
+    ns.leave()?;
+
+    if let Some(adj) = config.process.as_ref().and_then(|p| p.oom_score_adj) {
+        std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string()).map_err(|e| {
+            LaunchError::Sys {
+                what: "write oom_score_adj".into(),
+                source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            }
+        })?;
+    }
+
+    let mut expect = Expect::Start;
+    if plan.child_creates_userns() {
+        let (msg, _) = recv(&parent_chan, &launched)?;
+        expect = expect.advance(&msg)?;
+    }
+    if plan.child_waits_for_parent(placed_by_clone) {
+        let _p = Phase::start("cgroup placement and id maps");
+        if plan.write_maps {
+            write_id_maps(pid, config)?;
+        }
+        if !placed_by_clone {
+            req.cgroup.add(pid)?;
+        }
+        parent_chan.send_to_init(ToInit::Proceed)?;
+    }
+    expect = expect.proceeded();
+
+    let hook_state = |pid: Pid| {
+        SpecState {
+            oci_version: &config.oci_version,
+            id: req.id,
+            status: Status::Creating,
+            pid: pid.as_raw(),
+            bundle: &config.bundle,
+            annotations: &config.annotations,
+        }
+        .to_json()
+    };
+    let setup = Phase::start("init set-up");
+    while expect != Expect::Done {
+        let (msg, fd) = recv(&parent_chan, &launched)?;
+        expect = expect.advance(&msg)?;
+        match msg {
+            FromInit::Forked(child) => {
+                // The intermediate process exits right after forking.
+                let _ = waitpid(pid, None);
+                pid = child;
+                launched.pid = child;
+                launched.pidfd = sys::process::pidfd_open(child).ok();
+            }
+            FromInit::Hooks => {
+                #[allow(deprecated)]
+                let prestart = config.hooks.prestart().as_deref().unwrap_or_default();
+                let state = hook_state(pid);
+                crate::hooks::run_all("prestart", prestart, &state)?;
+                crate::hooks::run_all(
+                    "createRuntime",
+                    config.hooks.create_runtime().as_deref().unwrap_or_default(),
+                    &state,
+                )?;
+                parent_chan.send_to_init(ToInit::HooksDone)?;
+            }
+            FromInit::Seccomp => {
+                let fd = fd.ok_or(LaunchError::Sys {
+                    what: "seccomp listener descriptor".into(),
+                    source: Errno::EBADMSG,
+                })?;
+                send_to_listener(config, req.id, pid, fd.as_fd())?;
+                parent_chan.send_to_init(ToInit::SeccompDone)?;
+            }
+            FromInit::Ready => {}
+            FromInit::Unshared | FromInit::Error(_) => {}
+        }
+    }
+    drop(setup);
+    launched.chan = Some(parent_chan);
+    Ok(launched)
+}
+
+/// Receives the next message; an `Error` or a dead init ends the launch.
+fn recv(chan: &Channel, launched: &Launched) -> Result<(FromInit, Option<OwnedFd>), LaunchError> {
+    match chan.recv_from_init() {
+        Ok((FromInit::Error(msg), _)) => {
+            let _ = waitpid(launched.pid, None);
+            Err(LaunchError::Init(msg))
+        }
+        Ok(m) => Ok(m),
+        Err(protocol::ChannelError::Closed) => {
+            let status = match waitpid(launched.pid, None) {
+                Ok(WaitStatus::Exited(_, code)) => format!("exit status {code}"),
+                Ok(WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),
+                Ok(other) => format!("{other:?}"),
+                Err(e) => e.to_string(),
+            };
+            Err(LaunchError::InitDied(status))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Hands the seccomp notification descriptor to `listenerPath` together
+/// with the container process state (runtime.md, "seccomp listener").
+fn send_to_listener(
+    config: &Config,
+    id: &str,
+    pid: Pid,
+    fd: BorrowedFd<'_>,
+) -> Result<(), LaunchError> {
+    let Some(seccomp) = &config.seccomp else {
+        return Ok(());
+    };
+    let path = seccomp.listener_path().clone().unwrap_or_default();
+    let state = serde_json::json!({
+        "ociVersion": config.oci_version,
+        "fds": ["seccompFd"],
+        "pid": pid.as_raw(),
+        "metadata": seccomp.listener_metadata().clone().unwrap_or_default(),
+        "state": {
+            "ociVersion": config.oci_version,
+            "id": id,
+            "status": "creating",
+            "pid": pid.as_raw(),
+            "bundle": config.bundle,
+            "annotations": config.annotations,
+        }
+    });
+    let stream =
+        std::os::unix::net::UnixStream::connect(&path).map_err(|source| LaunchError::Listener {
+            path: path.display().to_string(),
+            source,
+        })?;
+    sys::fd::send_fd(stream.as_fd(), state.to_string().as_bytes(), fd).map_err(|e| {
+        LaunchError::Listener {
+            path: path.display().to_string(),
+            source: std::io::Error::from_raw_os_error(e as i32),
+        }
+    })
+}

@@ -1,0 +1,525 @@
+//! Building the container's root filesystem inside its new mount namespace:
+//! root propagation, the rootfs bind, every configured mount, `pivot_root`,
+//! and the final masked, read-only and propagation touches.
+//!
+//! Every mount is made detached (`fsmount`/`open_tree`), configured with
+//! `mount_setattr`, and attached with `move_mount` onto a descriptor that
+//! was resolved inside the root (see [`crate::rootpath`]).
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::mount::MsFlags;
+
+use crate::cgroups::{CgroupRecord, Mode};
+use crate::rootpath::{self, PathError};
+use crate::spec::mountopt::{AttrChange, DataOption, MountOptions, Propagation};
+use crate::spec::{Config, MountEntry, MountKind};
+use crate::sys::mount::{self as m, Attr, FsContext};
+
+/// Root filesystem set-up failures.
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    #[error("mounts[{index}] on {dest}: {step}: {source}{}", detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Mount {
+        index: usize,
+        dest: String,
+        step: String,
+        source: Errno,
+        detail: Option<String>,
+    },
+    #[error("rootfs {}: {step}: {source}", path.display())]
+    Root {
+        path: PathBuf,
+        step: &'static str,
+        source: Errno,
+    },
+    #[error("{what}: {source}")]
+    Step { what: String, source: Errno },
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error("{0}")]
+    Unsafe(String),
+}
+
+type Result<T> = std::result::Result<T, RootfsError>;
+
+fn step(what: impl Into<String>) -> impl FnOnce(Errno) -> RootfsError {
+    let what = what.into();
+    move |source| RootfsError::Step { what, source }
+}
+
+/// The cgroup facts the `cgroup` mount type needs.
+#[derive(Debug, Clone)]
+pub struct CgroupMount {
+    pub record: Option<CgroupRecord>,
+    /// The container has its own cgroup namespace.
+    pub own_ns: bool,
+}
+
+fn to_attr(c: AttrChange) -> Attr {
+    Attr {
+        set: c.set,
+        clear: c.clear,
+        propagation: 0,
+        userns: None,
+    }
+}
+
+/// Step 1: isolate mount propagation and bind the rootfs onto itself, so it
+/// is a mount point `pivot_root` accepts. Returns a descriptor of the root.
+pub fn prepare_root(config: &Config) -> Result<OwnedFd> {
+    let root = &config.rootfs;
+    let slash = nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|source| RootfsError::Root {
+        path: "/".into(),
+        step: "open",
+        source,
+    })?;
+    let prop = config.rootfs_propagation.unwrap_or(Propagation {
+        flag: libc::MS_SLAVE,
+        recursive: true,
+    });
+    m::set_attr(
+        slash.as_fd(),
+        prop.recursive,
+        Attr {
+            propagation: prop.flag,
+            ..Attr::default()
+        },
+    )
+    .map_err(|source| RootfsError::Root {
+        path: "/".into(),
+        step: "set propagation",
+        source,
+    })?;
+    if prop.flag == libc::MS_SHARED {
+        make_parent_private(root)?;
+    }
+    let tree =
+        m::clone_tree_at(&root.to_string_lossy(), true).map_err(|source| RootfsError::Root {
+            path: root.clone(),
+            step: "bind",
+            source,
+        })?;
+    let target = nix::fcntl::open(
+        root.as_path(),
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|source| RootfsError::Root {
+        path: root.clone(),
+        step: "open",
+        source,
+    })?;
+    m::attach(tree.as_fd(), target.as_fd()).map_err(|source| RootfsError::Root {
+        path: root.clone(),
+        step: "bind",
+        source,
+    })?;
+    nix::fcntl::open(
+        root.as_path(),
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|source| RootfsError::Root {
+        path: root.clone(),
+        step: "reopen",
+        source,
+    })
+}
+
+/// With shared root propagation, the mount holding the rootfs must be
+/// private for `pivot_root` (and so the rootfs bind does not leak out).
+fn make_parent_private(rootfs: &Path) -> Result<()> {
+    let mountinfo =
+        std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| RootfsError::Step {
+            what: "read /proc/self/mountinfo".into(),
+            source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        })?;
+    let point = mountinfo
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .filter(|mp| rootfs.starts_with(mp))
+        .max_by_key(|mp| mp.len())
+        .unwrap_or("/");
+    let fd = nix::fcntl::open(
+        point,
+        OFlag::O_PATH | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(step(format!("open {point}")))?;
+    m::set_attr(
+        fd.as_fd(),
+        false,
+        Attr {
+            propagation: libc::MS_PRIVATE,
+            ..Attr::default()
+        },
+    )
+    .map_err(step(format!("make {point} private")))
+}
+
+/// Step 2: every `mounts[]` entry, in order.
+pub fn mount_all(config: &Config, root: BorrowedFd<'_>, cgroup: &CgroupMount) -> Result<()> {
+    for entry in &config.mounts {
+        mount_one(config, root, entry, cgroup)?;
+    }
+    Ok(())
+}
+
+fn merr(e: &MountEntry, step: impl Into<String>) -> impl FnOnce(Errno) -> RootfsError + '_ {
+    let step = step.into();
+    move |source| RootfsError::Mount {
+        index: e.index,
+        dest: e.destination.clone(),
+        step,
+        source,
+        detail: None,
+    }
+}
+
+fn mount_one(
+    config: &Config,
+    root: BorrowedFd<'_>,
+    e: &MountEntry,
+    cgroup: &CgroupMount,
+) -> Result<()> {
+    let dest = Path::new(&e.destination);
+    if e.options.remount {
+        let target = rootpath::open_path(root, dest)?;
+        return apply_attrs(e, target.as_fd());
+    }
+    let mnt = match &e.kind {
+        MountKind::Bind { source, recursive } => {
+            let tree = m::clone_tree_at(&source.to_string_lossy(), *recursive)
+                .map_err(merr(e, format!("open bind source {}", source.display())))?;
+            apply_attrs(e, tree.as_fd())?;
+            tree
+        }
+        MountKind::Fs { fstype, source } => fs_mount(e, fstype, source.as_deref())?,
+        MountKind::Cgroup => return mount_cgroup(config, root, e, cgroup),
+    };
+    let target = if rootpath::is_dir(mnt.as_fd()) {
+        rootpath::mkdir_all(root, dest, 0o755)?
+    } else {
+        rootpath::touch(root, dest)?
+    };
+    m::attach(mnt.as_fd(), target.as_fd()).map_err(merr(e, "attach"))?;
+    propagate(e, mnt.as_fd())
+}
+
+/// Applies recursive, then per-mount attributes.
+fn apply_attrs(e: &MountEntry, fd: BorrowedFd<'_>) -> Result<()> {
+    if !e.options.rec_attr.is_empty() {
+        m::set_attr(fd, true, to_attr(e.options.rec_attr))
+            .map_err(merr(e, "set recursive attributes"))?;
+    }
+    if !e.options.attr.is_empty() {
+        m::set_attr(fd, false, to_attr(e.options.attr)).map_err(merr(e, "set attributes"))?;
+    }
+    Ok(())
+}
+
+fn propagate(e: &MountEntry, fd: BorrowedFd<'_>) -> Result<()> {
+    for p in &e.options.propagation {
+        m::set_attr(
+            fd,
+            p.recursive,
+            Attr {
+                propagation: p.flag,
+                ..Attr::default()
+            },
+        )
+        .map_err(merr(e, "set propagation"))?;
+    }
+    Ok(())
+}
+
+/// Creates a new filesystem instance as a detached mount.
+fn fs_mount(e: &MountEntry, fstype: &str, source: Option<&str>) -> Result<OwnedFd> {
+    let ctx = FsContext::open(fstype).map_err(merr(e, format!("fsopen {fstype}")))?;
+    let fail = |ctx: &FsContext, step: String, source: Errno| RootfsError::Mount {
+        index: e.index,
+        dest: e.destination.clone(),
+        step,
+        source,
+        detail: ctx.last_message(),
+    };
+    if let Some(src) = source.filter(|s| !s.is_empty())
+        && let Err(err) = ctx.set_string("source", src)
+    {
+        return Err(fail(&ctx, format!("source={src}"), err));
+    }
+    for opt in &e.options.data {
+        let r = match opt {
+            DataOption::Flag(k) => ctx.set_flag(k),
+            DataOption::Value(k, v) => ctx.set_string(k, v),
+        };
+        if let Err(err) = r {
+            return Err(fail(&ctx, format!("option {opt}"), err));
+        }
+    }
+    // Only bits the mount is asked to set apply at fsmount time; clearing
+    // is the default for a new mount.
+    let opts: &MountOptions = &e.options;
+    let attr = (opts.attr.set | opts.rec_attr.set) & !libc::MOUNT_ATTR_IDMAP;
+    ctx.mount(attr)
+        .map_err(|err| fail(&ctx, format!("mount {fstype}"), err))
+}
+
+/// The `cgroup` mount type: the container's own view of its cgroups.
+fn mount_cgroup(
+    _config: &Config,
+    root: BorrowedFd<'_>,
+    e: &MountEntry,
+    cg: &CgroupMount,
+) -> Result<()> {
+    let dest = Path::new(&e.destination);
+    let Some(rec) = &cg.record else {
+        return Err(RootfsError::Unsafe(format!(
+            "mounts[{}] on {}: a cgroup mount needs the container to have a cgroup",
+            e.index, e.destination
+        )));
+    };
+    let attr = AttrChange {
+        set: e.options.attr.set | e.options.rec_attr.set,
+        clear: 0,
+    };
+    if rec.mode == Mode::Unified {
+        let mnt = if cg.own_ns {
+            FsContext::open("cgroup2")
+                .and_then(|c| c.mount(attr.set))
+                .map_err(merr(e, "mount cgroup2"))?
+        } else {
+            let dir = rec.dirs.first().map(|d| d.dir.clone()).unwrap_or_default();
+            let t =
+                m::clone_tree_at(&dir.to_string_lossy(), false).map_err(merr(e, "bind cgroup"))?;
+            m::set_attr(t.as_fd(), false, to_attr(attr)).map_err(merr(e, "set attributes"))?;
+            t
+        };
+        let target = rootpath::mkdir_all(root, dest, 0o755)?;
+        return m::attach(mnt.as_fd(), target.as_fd()).map_err(merr(e, "attach"));
+    }
+    // v1 and hybrid: a tmpfs holding one directory per hierarchy.
+    let tmpfs = FsContext::open("tmpfs")
+        .and_then(|c| {
+            c.set_string("mode", "755")?;
+            c.mount(attr.set & !libc::MOUNT_ATTR_RDONLY)
+        })
+        .map_err(merr(e, "mount tmpfs"))?;
+    let target = rootpath::mkdir_all(root, dest, 0o755)?;
+    m::attach(tmpfs.as_fd(), target.as_fd()).map_err(merr(e, "attach tmpfs"))?;
+    for d in &rec.dirs {
+        let (key, dir) = (&d.key, &d.dir);
+        let name = d
+            .mount
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let sub = rootpath::mkdir_all(root, &dest.join(&name), 0o755)?;
+        let mnt = if cg.own_ns {
+            let ctx = if key.is_empty() {
+                FsContext::open("cgroup2")
+            } else {
+                FsContext::open("cgroup")
+            }
+            .map_err(merr(e, "fsopen cgroup"))?;
+            if let Some(n) = key.strip_prefix("name=") {
+                ctx.set_string("name", n)
+                    .map_err(merr(e, format!("cgroup name={n}")))?;
+            } else if !key.is_empty() {
+                for c in name.split(',') {
+                    ctx.set_flag(c)
+                        .map_err(merr(e, format!("cgroup controller {c}")))?;
+                }
+            }
+            ctx.mount(attr.set)
+                .map_err(merr(e, format!("mount cgroup {name}")))?
+        } else {
+            let t = m::clone_tree_at(&dir.to_string_lossy(), false)
+                .map_err(merr(e, format!("bind cgroup {name}")))?;
+            m::set_attr(t.as_fd(), false, to_attr(attr)).map_err(merr(e, "set attributes"))?;
+            t
+        };
+        m::attach(mnt.as_fd(), sub.as_fd()).map_err(merr(e, format!("attach cgroup {name}")))?;
+    }
+    if attr.set & libc::MOUNT_ATTR_RDONLY != 0 {
+        m::set_attr(
+            tmpfs.as_fd(),
+            false,
+            Attr {
+                set: libc::MOUNT_ATTR_RDONLY,
+                ..Attr::default()
+            },
+        )
+        .map_err(merr(e, "make read-only"))?;
+    }
+    Ok(())
+}
+
+/// Step 3: makes the prepared root the process's root.
+pub fn pivot(root: BorrowedFd<'_>, no_pivot: bool) -> Result<()> {
+    nix::unistd::fchdir(root).map_err(step("chdir to rootfs"))?;
+    if no_pivot {
+        nix::mount::mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+            .map_err(step("move rootfs to /"))?;
+        nix::unistd::chroot(".").map_err(step("chroot"))?;
+    } else {
+        nix::unistd::pivot_root(".", ".").map_err(step("pivot_root"))?;
+        // The old root is now stacked on top of "."; make sure its removal
+        // does not propagate to the host, then detach it.
+        nix::mount::mount(
+            None::<&str>,
+            ".",
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(step("make old root a slave"))?;
+        let dot = CString::new(".").map_err(|_| RootfsError::Unsafe("nul".into()))?;
+        m::detach(&dot).map_err(step("detach old root"))?;
+    }
+    nix::unistd::chdir("/").map_err(step("chdir /"))
+}
+
+/// Step 4 (after `pivot`): masked paths, read-only paths, a read-only root,
+/// and the root propagation.
+pub fn finalize(config: &Config) -> Result<()> {
+    let root = nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(step("open /"))?;
+    for p in &config.readonly_paths {
+        readonly_path(root.as_fd(), p)?;
+    }
+    mask_paths(root.as_fd(), &config.masked_paths)?;
+    if config.readonly_root {
+        m::set_attr(
+            root.as_fd(),
+            false,
+            Attr {
+                set: libc::MOUNT_ATTR_RDONLY,
+                ..Attr::default()
+            },
+        )
+        .map_err(step("make root read-only"))?;
+    }
+    if let Some(p) = config.rootfs_propagation {
+        m::set_attr(
+            root.as_fd(),
+            p.recursive,
+            Attr {
+                propagation: p.flag,
+                ..Attr::default()
+            },
+        )
+        .map_err(step("set root propagation"))?;
+    }
+    Ok(())
+}
+
+fn readonly_path(root: BorrowedFd<'_>, p: &str) -> Result<()> {
+    let fd = match rootpath::open(root, Path::new(p), OFlag::O_PATH) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(()),
+        Err(source) => {
+            return Err(RootfsError::Step {
+                what: format!("readonly path {p}"),
+                source,
+            });
+        }
+    };
+    let tree =
+        m::clone_tree(fd.as_fd(), c"", true).map_err(step(format!("readonly path {p}: bind")))?;
+    m::set_attr(
+        tree.as_fd(),
+        true,
+        Attr {
+            set: libc::MOUNT_ATTR_RDONLY,
+            ..Attr::default()
+        },
+    )
+    .map_err(step(format!("readonly path {p}: remount")))?;
+    m::attach(tree.as_fd(), fd.as_fd()).map_err(step(format!("readonly path {p}: attach")))
+}
+
+/// Masks paths: `/dev/null` over files, an empty read-only tmpfs over
+/// directories. The `/dev/null` used is checked to be the real device, so a
+/// container cannot substitute another file (CVE-2025-31133).
+pub fn mask_paths(root: BorrowedFd<'_>, paths: &[String]) -> Result<()> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let mut null: Option<OwnedFd> = None;
+    for p in paths {
+        let fd = match rootpath::open(root, Path::new(p), OFlag::O_PATH) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => continue,
+            Err(source) => {
+                return Err(RootfsError::Step {
+                    what: format!("masked path {p}"),
+                    source,
+                });
+            }
+        };
+        let mnt = if rootpath::is_dir(fd.as_fd()) {
+            FsContext::open("tmpfs")
+                .and_then(|c| {
+                    c.set_string("size", "0")?;
+                    c.mount(libc::MOUNT_ATTR_RDONLY)
+                })
+                .map_err(step(format!("masked path {p}: tmpfs")))?
+        } else {
+            if null.is_none() {
+                null = Some(verified_dev_null(root)?);
+            }
+            let src = null
+                .as_ref()
+                .map(|f| f.as_fd())
+                .ok_or_else(|| RootfsError::Unsafe("/dev/null".into()))?;
+            let t = m::clone_tree(src, c"", false)
+                .map_err(step(format!("masked path {p}: bind /dev/null")))?;
+            m::set_attr(
+                t.as_fd(),
+                false,
+                Attr {
+                    set: libc::MOUNT_ATTR_RDONLY,
+                    ..Attr::default()
+                },
+            )
+            .map_err(step(format!("masked path {p}: read-only")))?;
+            t
+        };
+        m::attach(mnt.as_fd(), fd.as_fd()).map_err(step(format!("masked path {p}: attach")))?;
+    }
+    Ok(())
+}
+
+/// Opens the container's `/dev/null` and checks it is the null device.
+pub fn verified_dev_null(root: BorrowedFd<'_>) -> Result<OwnedFd> {
+    let fd = rootpath::open(
+        root,
+        Path::new("/dev/null"),
+        OFlag::O_PATH | OFlag::O_NOFOLLOW,
+    )
+    .map_err(step("open /dev/null"))?;
+    let st = nix::sys::stat::fstat(fd.as_fd()).map_err(step("stat /dev/null"))?;
+    let is_chr = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
+    if !is_chr || st.st_rdev != libc::makedev(1, 3) {
+        return Err(RootfsError::Unsafe(
+            "/dev/null in the container is not the null device; refusing to use it to mask paths"
+                .into(),
+        ));
+    }
+    Ok(fd)
+}

@@ -1,0 +1,278 @@
+//! `create`: set up a container and leave its init waiting at the gate.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use super::{OpsError, Result, Runtime};
+use crate::cgroups::{self, Manager};
+use crate::launch::{self, Gate, LaunchRequest, Launched};
+use crate::logging::Phase;
+use crate::proc::ProcessId;
+use crate::spec::{self, Config};
+use crate::state::{CONFIG_FILE, ContainerDir, ContainerState, FIFO_FILE, Status};
+
+/// Options of `create` (and of `run`).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: i32,
+}
+
+/// Creates container `id`. On any failure nothing is left behind: no state
+/// directory, cgroup, mount or process.
+pub fn create(rt: &Runtime, id: &str, opts: &CreateOptions) -> Result<()> {
+    let console = match &opts.console_socket {
+        Some(p) => Some(crate::tty::connect(p)?),
+        None => None,
+    };
+    let mut c = Creation::begin(rt, id, opts, Mode::Create, console)?;
+    c.launched.commit()?;
+    c.finish();
+    Ok(())
+}
+
+/// How the container will be started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// `create`: wait at `exec.fifo` for `start`.
+    Create,
+    /// `run`: started over the sync socket right after creation.
+    Run,
+}
+
+/// A container whose init is `Ready`; dropped without `finish`, it is torn
+/// down completely.
+pub(super) struct Creation {
+    pub dir: Option<ContainerDir>,
+    pub cgroup: Box<dyn Manager>,
+    pub state: ContainerState,
+    pub launched: Launched,
+}
+
+impl Creation {
+    pub(super) fn begin(
+        rt: &Runtime,
+        id: &str,
+        opts: &CreateOptions,
+        mode: Mode,
+        console: Option<OwnedFd>,
+    ) -> Result<Self> {
+        let load = Phase::start("config load");
+        let bundle = std::path::absolute(&opts.bundle)
+            .map_err(OpsError::io(format!("bundle {}", opts.bundle.display())))?;
+        let (config, config_bytes) = spec::load_bundle_bytes(&bundle)?;
+        check_host(&config, opts, mode)?;
+        let seccomp = config
+            .seccomp
+            .as_ref()
+            .map(crate::seccomp::compile)
+            .transpose()?;
+        drop(load);
+
+        let dir = rt.store.create(id)?;
+        let mut guard = Cleanup {
+            dir: Some(dir),
+            cgroup: None,
+        };
+        // The config as it is now: later edits must not affect the container.
+        guard
+            .dir()
+            .write_atomic(CONFIG_FILE, &config_bytes, false)?;
+
+        let cg_phase = Phase::start("cgroup");
+        let mut cgroup =
+            cgroups::for_container(config.cgroups_path.as_deref(), id, rt.systemd_cgroup)?;
+        let mut state = ContainerState {
+            oci_version: config.oci_version.clone(),
+            id: id.to_string(),
+            status: Status::Creating,
+            init: None,
+            bundle: bundle.clone(),
+            rootfs: config.rootfs.clone(),
+            created: crate::timefmt::now(),
+            annotations: config.annotations.clone(),
+            cgroup: Some(cgroup.record()),
+            own_pid_ns: config
+                .namespace(spec::NsKind::Pid)
+                .is_some_and(|n| n.path.is_none()),
+            has_hooks: has_lifecycle_hooks(&config),
+        };
+        // Recorded before anything is created, so `delete --force` can clean
+        // up after a create that was killed half-way.
+        guard.dir().save(&state)?;
+        cgroup.create()?;
+        guard.cgroup = Some(cgroup.record());
+        if let Some(res) = &config.resources {
+            cgroup.apply(res, &config.devices)?;
+        }
+        drop(cg_phase);
+
+        let fifo = guard.dir().file(FIFO_FILE);
+        let req = LaunchRequest {
+            id,
+            config: &config,
+            cgroup: cgroup.as_ref(),
+            cgroup_record: Some(cgroup.record()),
+            gate: match mode {
+                Mode::Create => Gate::Fifo(&fifo),
+                Mode::Run => Gate::Socket,
+            },
+            console: console.as_ref().map(|c| c.as_fd()),
+            preserve_fds: opts.preserve_fds + listen_fds(),
+            no_pivot: opts.no_pivot,
+            no_new_keyring: opts.no_new_keyring,
+            seccomp,
+        };
+        let launched = launch::launch(&req)?;
+
+        if let Some(p) = &opts.pid_file {
+            write_pid_file(p, launched.pid.as_raw())?;
+        }
+        state.status = Status::Created;
+        state.init = ProcessId::of(launched.pid);
+        state.cgroup = Some(cgroup.record());
+        guard.dir().save(&state)?;
+        let dir = guard.disarm();
+        Ok(Self {
+            dir: Some(dir),
+            cgroup,
+            state,
+            launched,
+        })
+    }
+
+    /// Keeps everything: the container now exists.
+    pub(super) fn finish(&mut self) {
+        self.dir = None;
+    }
+}
+
+impl Drop for Creation {
+    fn drop(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            // `launched` kills and reaps the init when it is dropped; do it
+            // first so the cgroup can be removed.
+            let _ = self.cgroup.destroy();
+            let _ = dir.remove();
+        }
+    }
+}
+
+/// Undoes a partial create: cgroup and state directory. (The init, if one
+/// was started, is killed by `Launched`'s drop before this runs.)
+struct Cleanup {
+    dir: Option<ContainerDir>,
+    cgroup: Option<cgroups::CgroupRecord>,
+}
+
+impl Cleanup {
+    fn dir(&self) -> &ContainerDir {
+        self.dir
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("the directory is present until disarm"))
+    }
+
+    fn disarm(mut self) -> ContainerDir {
+        self.cgroup = None;
+        self.dir
+            .take()
+            .unwrap_or_else(|| unreachable!("disarmed once"))
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(rec) = self.cgroup.take() {
+            let _ = cgroups::from_record(&rec).destroy();
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
+}
+
+fn has_lifecycle_hooks(c: &Config) -> bool {
+    c.hooks.poststart().as_ref().is_some_and(|h| !h.is_empty())
+        || c.hooks.poststop().as_ref().is_some_and(|h| !h.is_empty())
+}
+
+/// Checks that depend on the host and on the command's options.
+fn check_host(config: &Config, opts: &CreateOptions, mode: Mode) -> Result<()> {
+    match std::fs::metadata(&config.rootfs) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(spec::SpecError::invalid(
+                "root.path",
+                format!("{} is not a directory", config.rootfs.display()),
+            )
+            .into());
+        }
+        Err(e) => {
+            return Err(spec::SpecError::invalid(
+                "root.path",
+                format!("{}: {e}", config.rootfs.display()),
+            )
+            .into());
+        }
+    }
+    let Some(process) = &config.process else {
+        return Err(spec::SpecError::invalid("process", "is required").into());
+    };
+    if !config.has_namespace(spec::NsKind::Mount) {
+        return Err(spec::SpecError::invalid(
+            "linux.namespaces",
+            "berth needs a mount namespace to set up the root filesystem",
+        )
+        .into());
+    }
+    match (process.terminal, opts.console_socket.is_some(), mode) {
+        (true, false, Mode::Create) => {
+            return Err(OpsError::Invalid(
+                "cannot allocate tty if berth will detach without setting console socket".into(),
+            ));
+        }
+        (false, true, _) => {
+            return Err(OpsError::Invalid(
+                "cannot use console socket if berth will not detach or allocate tty".into(),
+            ));
+        }
+        _ => {}
+    }
+    for fd in 3..3 + opts.preserve_fds + listen_fds() {
+        if !crate::sys::fd::is_open(fd) {
+            return Err(OpsError::Invalid(format!(
+                "--preserve-fds: descriptor {fd} is not open"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Descriptors passed by systemd socket activation (`LISTEN_FDS`), which
+/// runc passes on to the container.
+fn listen_fds() -> i32 {
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n: &i32| *n > 0)
+        .unwrap_or(0)
+}
+
+/// Writes the pid file: decimal, no newline, temporary file then rename.
+pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let path =
+        std::path::absolute(path).map_err(OpsError::io(format!("pid file {}", path.display())))?;
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    std::fs::write(&tmp, pid.to_string())
+        .map_err(OpsError::io(format!("pid file {}", tmp.display())))?;
+    std::fs::rename(&tmp, &path).map_err(OpsError::io(format!("pid file {}", path.display())))
+}

@@ -1,0 +1,90 @@
+//! The operations of the runtime. Each one locks the container's state
+//! directory, loads its state, checks the transition, acts, and saves.
+//! The CLI only parses arguments and calls these.
+
+mod create;
+mod delete;
+mod features;
+mod kill;
+mod list;
+mod run;
+mod start;
+mod state;
+
+use std::path::PathBuf;
+
+pub use create::{CreateOptions, create};
+pub use delete::delete;
+pub use features::features;
+pub use kill::kill;
+pub use list::{ListEntry, list};
+pub use run::{RunOptions, run};
+pub use start::start;
+pub use state::{ContainerStatus, state};
+
+use crate::state::Store;
+
+/// Global settings of one berth invocation.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub store: Store,
+    /// `--systemd-cgroup`: refused, berth has only the cgroupfs driver.
+    pub systemd_cgroup: bool,
+}
+
+impl Runtime {
+    pub fn new(root: impl Into<PathBuf>, systemd_cgroup: bool) -> Self {
+        Self {
+            store: Store::new(root),
+            systemd_cgroup,
+        }
+    }
+}
+
+/// Failures of an operation. Messages carry runc's wording where callers
+/// match it (`container does not exist`, `container not running`...).
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
+    #[error(transparent)]
+    Transition(#[from] crate::state::TransitionError),
+    #[error(transparent)]
+    Launch(#[from] crate::launch::LaunchError),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error(transparent)]
+    Tty(#[from] crate::tty::TtyError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("{what}: {source}")]
+    Sys {
+        what: String,
+        source: crate::sys::Errno,
+    },
+    /// A request that makes no sense, described in full.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl OpsError {
+    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> OpsError {
+        let what = what.into();
+        move |source| OpsError::Io { what, source }
+    }
+
+    pub(crate) fn sys(what: impl Into<String>) -> impl FnOnce(crate::sys::Errno) -> OpsError {
+        let what = what.into();
+        move |source| OpsError::Sys { what, source }
+    }
+}
+
+/// Result of an operation.
+pub type Result<T> = std::result::Result<T, OpsError>;

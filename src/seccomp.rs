@@ -1,0 +1,268 @@
+//! Translating `linux.seccomp` into a BPF program with libseccomp.
+//!
+//! The program is compiled by the parent before `clone3` and loaded by the
+//! init with `seccomp(2)` as the last step before `execve` (see
+//! [`crate::sys::seccomp`]). Unknown syscall names are skipped, as runc does.
+
+use std::io::Read;
+
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
+use oci_spec::runtime::{
+    LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator,
+};
+
+use crate::sys::seccomp::Program;
+
+/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19), not yet in libc.
+pub const FLAG_WAIT_KILLABLE_RECV: libc::c_ulong = 1 << 5;
+
+/// Compilation failures.
+#[derive(Debug, thiserror::Error)]
+pub enum SeccompError {
+    #[error("linux.seccomp.{field}: {msg}")]
+    Invalid { field: String, msg: String },
+    #[error("seccomp: {what}: {msg}")]
+    Lib { what: String, msg: String },
+}
+
+fn lib(what: impl Into<String>) -> impl FnOnce(libseccomp::error::SeccompError) -> SeccompError {
+    let what = what.into();
+    move |e| SeccompError::Lib {
+        what,
+        msg: e.to_string(),
+    }
+}
+
+/// A compiled filter, ready to load.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub program: Program,
+    /// `SECCOMP_FILTER_FLAG_*` for `seccomp(2)`.
+    pub flags: libc::c_ulong,
+    /// Whether a notification listener is created (SCMP_ACT_NOTIFY used).
+    pub notify: bool,
+}
+
+/// Maps a spec action (and its errno) to libseccomp's. `errno` defaults to
+/// EPERM as in runc.
+pub fn action(a: LinuxSeccompAction, errno: Option<u32>) -> ScmpAction {
+    use LinuxSeccompAction as A;
+    match a {
+        A::ScmpActKill | A::ScmpActKillThread => ScmpAction::KillThread,
+        A::ScmpActKillProcess => ScmpAction::KillProcess,
+        A::ScmpActTrap => ScmpAction::Trap,
+        A::ScmpActErrno => ScmpAction::Errno(errno.map_or(libc::EPERM, |e| e as i32)),
+        A::ScmpActTrace => ScmpAction::Trace(errno.map_or(libc::EPERM as u16, |e| e as u16)),
+        A::ScmpActAllow => ScmpAction::Allow,
+        A::ScmpActLog => ScmpAction::Log,
+        A::ScmpActNotify => ScmpAction::Notify,
+    }
+}
+
+/// Maps a spec operator to libseccomp's comparison.
+pub fn compare(
+    index: usize,
+    op: LinuxSeccompOperator,
+    value: u64,
+    value_two: Option<u64>,
+) -> ScmpArgCompare {
+    use LinuxSeccompOperator as O;
+    let (op, datum) = match op {
+        O::ScmpCmpNe => (ScmpCompareOp::NotEqual, value),
+        O::ScmpCmpLt => (ScmpCompareOp::Less, value),
+        O::ScmpCmpLe => (ScmpCompareOp::LessOrEqual, value),
+        O::ScmpCmpEq => (ScmpCompareOp::Equal, value),
+        O::ScmpCmpGe => (ScmpCompareOp::GreaterEqual, value),
+        O::ScmpCmpGt => (ScmpCompareOp::Greater, value),
+        O::ScmpCmpMaskedEq => (ScmpCompareOp::MaskedEqual(value), value_two.unwrap_or(0)),
+    };
+    ScmpArgCompare::new(index as u32, op, datum)
+}
+
+/// The kernel flag for a spec filter flag.
+pub fn flag(f: LinuxSeccompFilterFlag) -> libc::c_ulong {
+    match f {
+        LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
+        LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
+        LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+        LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => FLAG_WAIT_KILLABLE_RECV,
+    }
+}
+
+/// Compiles the filter.
+pub fn compile(s: &LinuxSeccomp) -> Result<Compiled, SeccompError> {
+    let default = action(s.default_action(), s.default_errno_ret());
+    let mut ctx = ScmpFilterContext::new(default).map_err(lib("create filter"))?;
+    for (i, arch) in s
+        .architectures()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let name = serde_json::to_value(arch)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let a: ScmpArch = name.parse().map_err(|_| SeccompError::Invalid {
+            field: format!("architectures[{i}]"),
+            msg: format!("unknown architecture {name:?}"),
+        })?;
+        ctx.add_arch(a)
+            .map_err(lib(format!("add architecture {name}")))?;
+    }
+    let mut notify = s.default_action() == LinuxSeccompAction::ScmpActNotify;
+    for (i, rule) in s
+        .syscalls()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let act = action(rule.action(), rule.errno_ret());
+        if act == default {
+            continue; // libseccomp refuses rules equal to the default action
+        }
+        notify |= rule.action() == LinuxSeccompAction::ScmpActNotify;
+        let args = rule.args().as_deref().unwrap_or_default();
+        let conds: Vec<ScmpArgCompare> = args
+            .iter()
+            .map(|a| compare(a.index(), a.op(), a.value(), a.value_two()))
+            .collect();
+        for name in rule.names() {
+            let Ok(sc) = ScmpSyscall::from_name(name) else {
+                continue;
+            };
+            let mut indexes: Vec<usize> = args.iter().map(|a| a.index()).collect();
+            indexes.sort_unstable();
+            indexes.dedup();
+            let r = if conds.is_empty() {
+                ctx.add_rule(act, sc).map(drop)
+            } else if indexes.len() == conds.len() {
+                ctx.add_rule_conditional(act, sc, &conds).map(drop)
+            } else {
+                // libseccomp needs distinct argument indexes in one rule;
+                // with repeats, each condition becomes a rule of its own
+                // (runc's behaviour).
+                conds.iter().try_for_each(|c| {
+                    ctx.add_rule_conditional(act, sc, std::slice::from_ref(c))
+                        .map(drop)
+                })
+            };
+            r.map_err(|e| SeccompError::Invalid {
+                field: format!("syscalls[{i}]"),
+                msg: format!("{name}: {e}"),
+            })?;
+        }
+    }
+    let mut flags: libc::c_ulong = 0;
+    for f in s.flags().as_deref().unwrap_or_default() {
+        flags |= flag(*f);
+    }
+    if notify {
+        flags |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    }
+    let program = export(&ctx)?;
+    Ok(Compiled {
+        program,
+        flags,
+        notify,
+    })
+}
+
+fn export(ctx: &ScmpFilterContext) -> Result<Program, SeccompError> {
+    let mfd = nix::sys::memfd::memfd_create(c"seccomp", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+        .map_err(|e| SeccompError::Lib {
+            what: "memfd".into(),
+            msg: e.to_string(),
+        })?;
+    ctx.export_bpf(&mfd).map_err(lib("export"))?;
+    let mut f = std::fs::File::from(mfd);
+    let mut bytes = Vec::new();
+    std::io::Seek::rewind(&mut f).map_err(|e| SeccompError::Lib {
+        what: "read program".into(),
+        msg: e.to_string(),
+    })?;
+    f.read_to_end(&mut bytes).map_err(|e| SeccompError::Lib {
+        what: "read program".into(),
+        msg: e.to_string(),
+    })?;
+    Program::from_bytes(&bytes).ok_or(SeccompError::Lib {
+        what: "export".into(),
+        msg: "empty program".into(),
+    })
+}
+
+/// The libseccomp version, for `berth --version`.
+pub fn library_version() -> String {
+    libseccomp::ScmpVersion::current().map_or("unknown".into(), |v| {
+        format!("{}.{}.{}", v.major, v.minor, v.micro)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seccomp(json: &str) -> LinuxSeccomp {
+        serde_json::from_str(json).expect("valid seccomp")
+    }
+
+    #[test]
+    fn compiles_rules_and_skips_unknown_syscalls() {
+        let s = seccomp(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"],
+            "syscalls":[{"names":["mkdir","no_such_syscall"],"action":"SCMP_ACT_ERRNO","errnoRet":1},
+                        {"names":["personality"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":8,"op":"SCMP_CMP_NE"}]},
+                        {"names":["ioctl"],"action":"SCMP_ACT_ERRNO","args":[{"index":1,"value":1,"op":"SCMP_CMP_EQ"},{"index":1,"value":2,"op":"SCMP_CMP_EQ"}]},
+                        {"names":["getpid"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        );
+        let c = compile(&s).expect("compiles");
+        assert!(c.program.len() > 4);
+        assert!(!c.notify);
+        assert_eq!(c.flags, 0);
+    }
+
+    #[test]
+    fn notify_and_flags() {
+        let s = seccomp(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/l.sock","flags":["SECCOMP_FILTER_FLAG_LOG","SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+            "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        );
+        let c = compile(&s).expect("compiles");
+        assert!(c.notify);
+        assert_eq!(
+            c.flags,
+            libc::SECCOMP_FILTER_FLAG_LOG
+                | libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
+                | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
+        );
+    }
+
+    #[test]
+    fn actions_and_operators_map() {
+        assert_eq!(
+            action(LinuxSeccompAction::ScmpActErrno, None),
+            ScmpAction::Errno(libc::EPERM)
+        );
+        assert_eq!(
+            action(LinuxSeccompAction::ScmpActErrno, Some(38)),
+            ScmpAction::Errno(38)
+        );
+        assert_eq!(
+            action(LinuxSeccompAction::ScmpActKill, None),
+            ScmpAction::KillThread
+        );
+        assert_eq!(
+            action(LinuxSeccompAction::ScmpActKillProcess, None),
+            ScmpAction::KillProcess
+        );
+        let c = compare(2, LinuxSeccompOperator::ScmpCmpMaskedEq, 0xff, Some(0x10));
+        assert_eq!(
+            c,
+            ScmpArgCompare::new(2, ScmpCompareOp::MaskedEqual(0xff), 0x10)
+        );
+    }
+}

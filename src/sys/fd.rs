@@ -1,0 +1,124 @@
+//! File-descriptor plumbing: close-on-exec sweeps, stdio redirection and
+//! passing descriptors over Unix sockets.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
+
+use super::{Errno, Result, check};
+
+/// Marks every descriptor from `first` upwards close-on-exec.
+pub fn cloexec_from(first: RawFd) -> Result<()> {
+    // SAFETY: close_range only changes descriptor flags; no memory is passed.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    })
+    .map(drop)
+}
+
+/// Closes every descriptor from `first` upwards.
+///
+/// Only for a process about to exec: descriptors owned by `OwnedFd` values
+/// that are still alive become dangling, so the caller must not use any of
+/// them afterwards.
+pub fn close_from(first: RawFd) -> Result<()> {
+    // SAFETY: as above; the documented contract covers the ownership issue.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            0,
+        )
+    })
+    .map(drop)
+}
+
+/// Clears `FD_CLOEXEC` on a descriptor the caller asked to pass into the
+/// container (stdio, `--preserve-fds`, `LISTEN_FDS`).
+pub fn keep_across_exec(fd: RawFd) -> Result<()> {
+    // SAFETY: fcntl(F_SETFD) on a descriptor number; an invalid one yields EBADF.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } as libc::c_long).map(drop)
+}
+
+/// Whether a descriptor number is open in this process.
+pub fn is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD has no side effects.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
+
+/// Duplicates `src` onto the standard descriptor `target` (0, 1 or 2).
+pub fn dup_onto_stdio(src: BorrowedFd<'_>, target: RawFd) -> Result<()> {
+    if !(0..=2).contains(&target) {
+        return Err(Errno::EBADF);
+    }
+    if src.as_raw_fd() == target {
+        return keep_across_exec(target);
+    }
+    // SAFETY: dup3 onto a standard stream number, which stays owned by the
+    // process as stdio (no OwnedFd refers to 0-2).
+    check(unsafe { libc::dup3(src.as_raw_fd(), target, 0) } as libc::c_long).map(drop)
+}
+
+/// Borrows one of the standard descriptors.
+pub fn stdio(fd: RawFd) -> BorrowedFd<'static> {
+    debug_assert!((0..=2).contains(&fd));
+    // SAFETY: descriptors 0-2 belong to the process for its whole life; when
+    // one is closed, calls on it fail with EBADF rather than touching memory.
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+/// Takes ownership of an inherited descriptor number (for example one of the
+/// `--preserve-fds` or a descriptor handed over by a test harness).
+///
+/// Returns `None` when the number is not open.
+pub fn adopt(fd: RawFd) -> Option<OwnedFd> {
+    if fd < 0 || !is_open(fd) {
+        return None;
+    }
+    // SAFETY: the descriptor is open and, by the caller's contract, not owned
+    // by anything else in this process.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Sends `data` and exactly one descriptor over a Unix socket.
+pub fn send_fd(sock: BorrowedFd<'_>, data: &[u8], fd: BorrowedFd<'_>) -> Result<()> {
+    let fds = [fd.as_raw_fd()];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    let iov = [IoSlice::new(data)];
+    sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None).map(drop)
+}
+
+/// Receives a message and at most one descriptor from a Unix socket.
+///
+/// Returns the number of data bytes and the descriptor, if one came.
+pub fn recv_fd(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Option<OwnedFd>)> {
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    let mut got: Option<OwnedFd> = None;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            for raw in fds {
+                // SAFETY: SCM_RIGHTS installed these descriptors in our table
+                // just now; nothing else owns them.
+                let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                if got.is_none() {
+                    got = Some(owned);
+                } // extra descriptors are dropped (closed) here
+            }
+        }
+    }
+    Ok((msg.bytes, got))
+}
