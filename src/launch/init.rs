@@ -189,10 +189,11 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
         load_seccomp(ctx)?;
     }
 
+    // berth exits once the state is saved; it must not take us with it.
+    // From here a dying berth is noticed as EOF on the socket instead.
+    nix::sys::prctl::set_pdeathsig(None).map_err(sys_err("clear parent death signal"))?;
     ctx.chan.send_to_parent(&FromInit::Ready, None)?;
     ctx.chan.expect_from_parent(ToInit::Committed)?;
-    // berth may exit now; it must no longer take us with it.
-    nix::sys::prctl::set_pdeathsig(None).map_err(sys_err("clear parent death signal"))?;
 
     wait_at_gate(ctx)?;
     if let Some(h) = config

@@ -3,6 +3,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+
 use std::path::{Path, PathBuf};
 
 use super::{ContainerState, validate_id};
@@ -13,6 +14,8 @@ pub const STATE_FILE: &str = "state.json";
 pub const CONFIG_FILE: &str = "config.json";
 /// Name of the create → start gate.
 pub const FIFO_FILE: &str = "exec.fifo";
+/// Name of the lock file.
+const LOCK_FILE: &str = "lock";
 
 /// State-store failures. The first three messages are runc's, which callers
 /// match.
@@ -71,29 +74,33 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(StateError::Exists),
             Err(e) => return Err(io_err(&path)(e)),
         }
-        let dir = File::open(&path).map_err(io_err(&path))?;
-        dir.lock().map_err(io_err(&path))?;
-        Ok(ContainerDir { path, dir })
+        let lock = lock_file(&path)?.ok_or(StateError::NotExist)?;
+        Ok(ContainerDir {
+            path,
+            lock: Some(lock),
+        })
     }
 
     /// Opens an existing container's directory with the exclusive lock held.
     pub fn open(&self, id: &str) -> Result<ContainerDir, StateError> {
-        let c = self.open_unlocked(id)?;
-        c.dir.lock().map_err(io_err(&c.path))?;
-        // A delete may have removed the directory while we waited.
-        let meta = c.dir.metadata().map_err(io_err(&c.path))?;
-        if meta.nlink() == 0 {
-            return Err(StateError::NotExist);
+        validate_id(id)?;
+        let path = self.root.join(id);
+        match lock_file(&path)? {
+            Some(lock) => Ok(ContainerDir {
+                path,
+                lock: Some(lock),
+            }),
+            None => Err(StateError::NotExist),
         }
-        Ok(c)
     }
 
     /// Opens a container's directory for reading, without a lock.
     pub fn open_unlocked(&self, id: &str) -> Result<ContainerDir, StateError> {
         validate_id(id)?;
         let path = self.root.join(id);
-        match File::open(&path) {
-            Ok(dir) => Ok(ContainerDir { path, dir }),
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.is_dir() => Ok(ContainerDir { path, lock: None }),
+            Ok(_) => Err(StateError::NotExist),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StateError::NotExist),
             Err(e) => Err(io_err(&path)(e)),
         }
@@ -117,12 +124,52 @@ impl Store {
     }
 }
 
-/// One container's state directory. Holds the `flock` (if taken) until
+/// Takes the exclusive lock of a container directory, waiting for it.
+/// `None` when the directory does not exist (or was deleted while waiting).
+///
+/// The lock is a POSIX record lock (`F_SETLKW`), which belongs to this
+/// process and is *not* inherited by the container's init across
+/// `clone3` (an `flock` would be, and the waiting init would hold it).
+fn lock_file(dir: &Path) -> Result<Option<File>, StateError> {
+    let path = dir.join(LOCK_FILE);
+    let file = match OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(&path)(e)),
+    };
+    let lock = libc::flock {
+        l_type: libc::F_WRLCK as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    loop {
+        match nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETLKW(&lock)) {
+            Ok(_) => break,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(io_err(&path)(io::Error::from(e))),
+        }
+    }
+    // A delete may have removed the directory while we waited.
+    if file.metadata().map_err(io_err(&path))?.nlink() == 0 {
+        return Ok(None);
+    }
+    Ok(Some(file))
+}
+
+/// One container's state directory. Holds the lock (if taken) until
 /// dropped.
 #[derive(Debug)]
 pub struct ContainerDir {
     path: PathBuf,
-    dir: File,
+    lock: Option<File>,
 }
 
 impl ContainerDir {
@@ -253,16 +300,24 @@ mod tests {
     }
 
     #[test]
-    fn lock_is_exclusive() {
+    fn lock_is_exclusive_between_processes() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let store = Store::new(tmp.path());
         let held = store.create("c3").expect("create");
-        let other = store.open_unlocked("c3").expect("open");
-        assert!(matches!(
-            other.dir.try_lock(),
-            Err(std::fs::TryLockError::WouldBlock)
-        ));
+        // POSIX record locks conflict only between processes: probe with
+        // python's fcntl.lockf, which takes the same kind of lock.
+        let locked = || {
+            let path = tmp.path().join("c3").join(LOCK_FILE);
+            !std::process::Command::new("python3")
+                .args(["-c", "import fcntl,sys; f=open(sys.argv[1],'w'); fcntl.lockf(f, fcntl.LOCK_EX|fcntl.LOCK_NB)"])
+                .arg(&path)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .expect("python3")
+                .success()
+        };
+        assert!(locked());
         drop(held);
-        assert!(other.dir.try_lock().is_ok());
+        assert!(!locked());
     }
 }

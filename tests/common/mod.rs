@@ -1,0 +1,426 @@
+//! Shared helpers for the root integration tests: a busybox bundle
+//! builder, a runner for the real `berth` binary with a private `--root`,
+//! and leak checks. Each test owns a `Fixture`; dropping it force-deletes
+//! whatever the test created and asserts nothing of it remains.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+
+/// The berth binary under test.
+pub fn berth_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_berth"))
+}
+
+/// The statically linked busybox every test rootfs is built from.
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// Fails the test clearly when not root: CI runs as root, and these tests
+/// must not silently skip there.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "berth integration tests must run as root (sudo cargo test)"
+    );
+}
+
+/// Applets of the busybox binary, listed once per test process.
+fn applets() -> &'static [String] {
+    static APPLETS: OnceLock<Vec<String>> = OnceLock::new();
+    APPLETS.get_or_init(|| {
+        let out = Command::new(BUSYBOX)
+            .arg("--list")
+            .output()
+            .expect("busybox --list (apt-get install busybox-static)");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|a| *a != "busybox")
+            .map(str::to_string)
+            .collect()
+    })
+}
+
+/// Writes a busybox root filesystem into `rootfs`.
+pub fn make_rootfs(rootfs: &Path) {
+    for d in [
+        "bin", "proc", "sys", "dev", "etc", "tmp", "root", "var", "run",
+    ] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).unwrap();
+    for a in applets() {
+        let _ = symlink("busybox", rootfs.join("bin").join(a));
+    }
+    std::fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rootfs.join("etc/group"),
+        "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n",
+    )
+    .unwrap();
+}
+
+/// A unique, absolute cgroup path under this test process's own prefix.
+pub fn cgroup_path(name: &str) -> String {
+    format!("/berth-test-{}/{name}", std::process::id())
+}
+
+/// The default test config: like `berth spec`, no terminal, an absolute
+/// cgroup path under our prefix, and the given command.
+pub fn base_config(name: &str, args: &[&str]) -> Value {
+    let mut c = berth::spec::template::default_config(false, 0, 0);
+    c["process"]["terminal"] = json!(false);
+    c["process"]["args"] = json!(args);
+    c["linux"]["cgroupsPath"] = json!(cgroup_path(name));
+    c
+}
+
+/// One test's world: a bundle, a private state root, and the containers it
+/// created.
+pub struct Fixture {
+    pub name: String,
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub bundle: PathBuf,
+    ids: std::cell::RefCell<BTreeSet<String>>,
+}
+
+impl Fixture {
+    /// A fixture with a busybox bundle whose process runs `args`.
+    pub fn new(name: &str, args: &[&str]) -> Self {
+        Self::with_config(name, base_config(name, args))
+    }
+
+    /// A fixture with an explicit config.
+    pub fn with_config(name: &str, config: Value) -> Self {
+        require_root();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("berth-{name}-"))
+            .tempdir()
+            .unwrap();
+        let root = dir.path().join("state");
+        let bundle = dir.path().join("bundle");
+        make_rootfs(&bundle.join("rootfs"));
+        let f = Self {
+            name: name.to_string(),
+            dir,
+            root,
+            bundle,
+            ids: Default::default(),
+        };
+        f.write_config(&config);
+        f
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.bundle.join("rootfs")
+    }
+
+    pub fn write_config(&self, config: &Value) {
+        std::fs::write(
+            self.bundle.join("config.json"),
+            serde_json::to_vec_pretty(config).unwrap(),
+        )
+        .unwrap();
+    }
+
+    pub fn config(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.bundle.join("config.json")).unwrap()).unwrap()
+    }
+
+    /// Edits config.json in place.
+    pub fn edit(&self, f: impl FnOnce(&mut Value)) {
+        let mut c = self.config();
+        f(&mut c);
+        self.write_config(&c);
+    }
+
+    /// A `berth` command with this fixture's `--root`.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(berth_bin());
+        c.arg("--root").arg(&self.root);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    /// Runs berth with `args`, returning its output. stdout and stderr go
+    /// through files, not pipes: a container created by the command inherits
+    /// them and keeps them open long after berth has exited.
+    pub fn berth(&self, args: &[&str]) -> Output {
+        if let Some(id) = container_id(args) {
+            self.ids.borrow_mut().insert(id);
+        }
+        let out = tempfile::tempfile().unwrap();
+        let err = tempfile::tempfile().unwrap();
+        let mut child = self
+            .cmd()
+            .args(args)
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap())
+            .spawn()
+            .unwrap();
+        let status = wait_timeout(&mut child, TIMEOUT).unwrap_or_else(|| {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "berth {args:?} did not finish within {TIMEOUT:?}\nstderr: {}",
+                s(&read_all(err.try_clone().unwrap()))
+            )
+        });
+        Output {
+            status,
+            stdout: read_all(out),
+            stderr: read_all(err),
+        }
+    }
+
+    /// Runs berth and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.berth(args);
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            s(&out.stdout),
+            s(&out.stderr)
+        );
+        s(&out.stdout)
+    }
+
+    /// Runs berth and asserts failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.berth(args);
+        assert!(
+            !out.status.success(),
+            "berth {args:?} unexpectedly succeeded:\nstdout: {}",
+            s(&out.stdout)
+        );
+        s(&out.stderr)
+    }
+
+    /// `berth run` in the foreground: returns (exit status, stdout, stderr).
+    pub fn run(&self, id: &str) -> (i32, String, String) {
+        let b = self.bundle.to_string_lossy().to_string();
+        let out = self.berth(&["run", "--bundle", &b, id]);
+        (
+            out.status.code().unwrap_or(-1),
+            s(&out.stdout),
+            s(&out.stderr),
+        )
+    }
+
+    /// Runs the container's process and returns its stdout, asserting exit 0.
+    pub fn output(&self, id: &str) -> String {
+        let (code, out, err) = self.run(id);
+        assert_eq!(
+            code, 0,
+            "container {id} exited {code}\nstdout: {out}\nstderr: {err}"
+        );
+        out
+    }
+
+    /// Creates a container (waiting at the gate).
+    pub fn create(&self, id: &str) {
+        let b = self.bundle.to_string_lossy().to_string();
+        self.ok(&["create", "--bundle", &b, id]);
+    }
+
+    /// The parsed `state` of a container.
+    pub fn state(&self, id: &str) -> Value {
+        serde_json::from_str(&self.ok(&["state", id])).unwrap()
+    }
+
+    pub fn status(&self, id: &str) -> String {
+        self.state(id)["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Waits (up to 10 s) until the container exists and reports `status`.
+    pub fn wait_status(&self, id: &str, status: &str) {
+        let mut last = String::new();
+        for _ in 0..1000 {
+            let out = self.berth(&["state", id]);
+            if out.status.success() {
+                let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+                last = v["status"].as_str().unwrap_or_default().to_string();
+                if last == status {
+                    return;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("container {id} never reached {status} (last seen: {last:?})");
+    }
+
+    /// The cgroup directories this fixture's containers may use.
+    pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
+        let rel = cgroup_path(&self.name);
+        let mut out = Vec::new();
+        if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
+            for e in entries.flatten() {
+                out.push(e.path().join(rel.trim_start_matches('/')));
+            }
+        }
+        out.push(PathBuf::from("/sys/fs/cgroup").join(rel.trim_start_matches('/')));
+        out
+    }
+
+    /// Asserts that nothing of this fixture remains: no state directories,
+    /// cgroups, mounts or processes.
+    pub fn assert_clean(&self) {
+        let leftovers: Vec<String> = std::fs::read_dir(&self.root)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            leftovers.is_empty(),
+            "state directories left in {}: {leftovers:?}",
+            self.root.display()
+        );
+        for d in self.cgroup_dirs() {
+            assert!(!d.exists(), "cgroup left behind: {}", d.display());
+        }
+        let bundle = self.bundle.to_string_lossy().to_string();
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let ours: Vec<&str> = mounts.lines().filter(|l| l.contains(&bundle)).collect();
+        assert!(ours.is_empty(), "mounts left behind: {ours:?}");
+        let procs = processes_rooted_in(&self.rootfs());
+        assert!(procs.is_empty(), "processes left behind: {procs:?}");
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        for id in self.ids.borrow().iter() {
+            let _ = self.cmd().args(["delete", "--force", id]).output();
+        }
+        // The per-container cgroup leaf is removed by delete; the prefix is ours.
+        let prefix = format!("berth-test-{}", std::process::id());
+        if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
+            for e in entries.flatten() {
+                let _ = std::fs::remove_dir(e.path().join(&prefix).join(&self.name));
+                let _ = std::fs::remove_dir(e.path().join(&prefix));
+            }
+        }
+    }
+}
+
+/// PIDs of processes whose root directory is `rootfs` (the container's).
+pub fn processes_rooted_in(rootfs: &Path) -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if let Ok(root) = std::fs::read_link(e.path().join("root"))
+            && (root == rootfs)
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// The container ID among berth's arguments, if the command takes one.
+fn container_id(args: &[&str]) -> Option<String> {
+    let cmd_idx = args.iter().position(|a| {
+        [
+            "create", "run", "start", "delete", "kill", "state", "exec", "pause", "resume",
+            "update", "events", "ps",
+        ]
+        .contains(a)
+    })?;
+    let mut i = cmd_idx + 1;
+    while i < args.len() {
+        let a = args[i];
+        if a.starts_with('-') {
+            if !a.contains('=') && takes_value(a) {
+                i += 1;
+            }
+        } else {
+            return Some(a.to_string());
+        }
+        i += 1;
+    }
+    None
+}
+
+fn takes_value(flag: &str) -> bool {
+    matches!(
+        flag,
+        "-b" | "--bundle"
+            | "--pid-file"
+            | "--console-socket"
+            | "--preserve-fds"
+            | "--root"
+            | "--log"
+            | "--log-format"
+            | "-p"
+            | "--process"
+            | "-e"
+            | "--env"
+            | "-u"
+            | "--user"
+            | "--cwd"
+            | "-c"
+            | "--cap"
+            | "-g"
+            | "--resources"
+            | "-r"
+            | "--format"
+            | "--interval"
+            | "--pidfd-socket"
+            | "--cgroup"
+            | "--apparmor"
+            | "--process-label"
+    )
+}
+
+/// How long any single berth command may take in a test.
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits for a child for at most `limit`.
+pub fn wait_timeout(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return Some(st);
+        }
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+fn read_all(mut f: std::fs::File) -> Vec<u8> {
+    use std::io::{Read, Seek};
+    let mut v = Vec::new();
+    f.rewind().unwrap();
+    f.read_to_end(&mut v).unwrap();
+    v
+}
+
+/// Lossy UTF-8.
+pub fn s(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
