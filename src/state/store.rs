@@ -99,7 +99,7 @@ impl Store {
         validate_id(id)?;
         let path = self.root.join(id);
         match fs::symlink_metadata(&path) {
-            Ok(m) if m.is_dir() => Ok(ContainerDir { path, lock: None }),
+            Ok(m) if m.is_dir() => Ok(ContainerDir { path, _lock: None }),
             Ok(_) => Err(StateError::NotExist),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StateError::NotExist),
             Err(e) => Err(io_err(&path)(e)),
@@ -169,7 +169,8 @@ fn lock_file(dir: &Path) -> Result<Option<File>, StateError> {
 #[derive(Debug)]
 pub struct ContainerDir {
     path: PathBuf,
-    lock: Option<File>,
+    /// Held only for its lock; released when dropped.
+    _lock: Option<File>,
 }
 
 impl ContainerDir {
