@@ -77,7 +77,7 @@ impl Store {
         let lock = lock_file(&path)?.ok_or(StateError::NotExist)?;
         Ok(ContainerDir {
             path,
-            lock: Some(lock),
+            _lock: Some(lock),
         })
     }
 
@@ -88,7 +88,7 @@ impl Store {
         match lock_file(&path)? {
             Some(lock) => Ok(ContainerDir {
                 path,
-                lock: Some(lock),
+                _lock: Some(lock),
             }),
             None => Err(StateError::NotExist),
         }
