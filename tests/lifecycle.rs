@@ -40,7 +40,7 @@ fn full_life_cycle_through_every_state() {
     // The container program really runs: it is `sleep` now, as PID 1 of
     // its own PID namespace.
     let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
-    assert_eq!(cmdline, "sleep\01000\0");
+    assert_eq!(cmdline, "sleep\u{0}1000\u{0}");
 
     let err = f.fails(&["delete", "c1"]);
     assert!(
