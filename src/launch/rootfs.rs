@@ -83,25 +83,32 @@ pub fn prepare_root(config: &Config) -> Result<OwnedFd> {
         step: "open",
         source,
     })?;
-    let prop = config.rootfs_propagation.unwrap_or(Propagation {
+    // First cut every propagation link to the host (slave: host mounts
+    // still appear, ours never leave), then apply the configured mode.
+    let set_prop = |p: Propagation| {
+        m::set_attr(
+            slash.as_fd(),
+            p.recursive,
+            Attr {
+                propagation: p.flag,
+                ..Attr::default()
+            },
+        )
+        .map_err(|source| RootfsError::Root {
+            path: "/".into(),
+            step: "set propagation",
+            source,
+        })
+    };
+    set_prop(Propagation {
         flag: libc::MS_SLAVE,
         recursive: true,
-    });
-    m::set_attr(
-        slash.as_fd(),
-        prop.recursive,
-        Attr {
-            propagation: prop.flag,
-            ..Attr::default()
-        },
-    )
-    .map_err(|source| RootfsError::Root {
-        path: "/".into(),
-        step: "set propagation",
-        source,
     })?;
-    if prop.flag == libc::MS_SHARED {
-        make_parent_private(root)?;
+    if let Some(prop) = config.rootfs_propagation {
+        set_prop(prop)?;
+        if prop.flag == libc::MS_SHARED {
+            make_parent_private(root)?;
+        }
     }
     let tree =
         m::clone_tree_at(&root.to_string_lossy(), true).map_err(|source| RootfsError::Root {
@@ -374,16 +381,11 @@ pub fn pivot(root: BorrowedFd<'_>, no_pivot: bool) -> Result<()> {
         nix::unistd::chroot(".").map_err(step("chroot"))?;
     } else {
         nix::unistd::pivot_root(".", ".").map_err(step("pivot_root"))?;
-        // The old root is now stacked on top of "."; make sure its removal
-        // does not propagate to the host, then detach it.
-        nix::mount::mount(
-            None::<&str>,
-            ".",
-            None::<&str>,
-            MsFlags::MS_SLAVE | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .map_err(step("make old root a slave"))?;
+        // The old root is now stacked on top of "." (which `umount2` looks
+        // through). Its mounts were made slaves before anything was
+        // mounted, so detaching them cannot propagate to the host. (A
+        // recursive MS_SLAVE on "." here would hit the new root instead and
+        // undo the container's own propagation settings.)
         let dot = CString::new(".").map_err(|_| RootfsError::Unsafe("nul".into()))?;
         m::detach(&dot).map_err(step("detach old root"))?;
     }

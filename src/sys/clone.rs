@@ -70,9 +70,10 @@ pub fn clone3(req: &CloneRequest<'_>) -> Result<Forked> {
     let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
     args.flags = flags;
     args.pidfd = &mut pidfd as *mut libc::c_int as u64;
-    // With CLONE_PARENT the exit signal must be 0 for the kernel to accept a
-    // sibling of an init process; otherwise deliver SIGCHLD as fork does.
-    args.exit_signal = libc::SIGCHLD as u64;
+    // clone3 refuses an exit signal with CLONE_PARENT: the sibling then
+    // inherits the caller's own (SIGCHLD, since berth created the caller).
+    // Otherwise deliver SIGCHLD as fork does.
+    args.exit_signal = if req.parent { 0 } else { libc::SIGCHLD as u64 };
     args.cgroup = cgroup;
     // SAFETY: `args` is valid for the duration of the call and its size is
     // passed alongside. With stack = 0 the kernel duplicates the caller's

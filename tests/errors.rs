@@ -1,0 +1,213 @@
+//! Every failure path of `create` names what was wrong and leaves nothing
+//! behind: no state directory, cgroup, mount or process.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::Fixture;
+use serde_json::json;
+
+/// Runs `create` with the config edited by `edit`, expects a failure whose
+/// message contains `want`, and checks nothing is left.
+fn refused(name: &str, edit: impl FnOnce(&mut serde_json::Value), want: &str) {
+    let f = Fixture::new(name, &["true"]);
+    f.edit(edit);
+    let b = f.bundle.to_string_lossy().to_string();
+    let out = f.berth(&["create", "--bundle", &b, "c1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = common::s(&out.stderr);
+    assert!(err.contains(want), "expected {want:?} in: {err}");
+    f.assert_clean();
+}
+
+#[test]
+fn unknown_namespace_names_its_json_path() {
+    refused(
+        "err-ns",
+        |c| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "foo"}))
+        },
+        r#"config.json: linux.namespaces[6].type: unknown namespace \"foo\""#,
+    );
+}
+
+#[test]
+fn malformed_json_says_where() {
+    let f = Fixture::new("err-json", &["true"]);
+    std::fs::write(
+        f.bundle.join("config.json"),
+        "{\n  \"ociVersion\": \"1.0.2\",\n  \"root\": \n",
+    )
+    .unwrap();
+    let b = f.bundle.to_string_lossy().to_string();
+    let err = f.fails(&["create", "--bundle", &b, "c1"]);
+    assert!(err.contains("config.json: line 4 column 0"), "{err}");
+    f.assert_clean();
+}
+
+#[test]
+fn missing_rootfs() {
+    refused(
+        "err-rootfs",
+        |c| c["root"]["path"] = json!("nowhere"),
+        "root.path:",
+    );
+}
+
+#[test]
+fn unknown_capability() {
+    refused(
+        "err-cap",
+        |c| c["process"]["capabilities"]["bounding"] = json!(["CAP_BOGUS"]),
+        "unknown capability",
+    );
+}
+
+#[test]
+fn sysctl_outside_the_containers_namespaces() {
+    refused(
+        "err-sysctl",
+        |c| c["linux"]["sysctl"] = json!({"kernel.panic": "1"}),
+        "is not namespaced",
+    );
+}
+
+#[test]
+fn unknown_filesystem() {
+    refused(
+        "err-fs",
+        |c| {
+            c["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"destination": "/x", "type": "nosuchfs", "source": "x"}))
+        },
+        "mounts[7] on /x: fsopen nosuchfs",
+    );
+}
+
+#[test]
+fn bad_filesystem_option() {
+    refused(
+        "err-fsopt",
+        |c| {
+            c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/x", "type": "tmpfs", "source": "t", "options": ["size=lots"]}))
+        },
+        "mounts[7] on /x: option size=lots",
+    );
+}
+
+#[test]
+fn missing_bind_source() {
+    refused(
+        "err-bind",
+        |c| {
+            c["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"destination": "/x", "source": "/no/such/dir", "options": ["bind"]}))
+        },
+        "open bind source /no/such/dir",
+    );
+}
+
+#[test]
+fn unsupported_resource_names_the_field() {
+    refused(
+        "err-res",
+        |c| c["linux"]["resources"]["memory"] = json!({"kernel": 1048576}),
+        "linux.resources.memory.kernel",
+    );
+}
+
+#[test]
+fn failing_create_runtime_hook_tears_down() {
+    refused(
+        "err-hook",
+        |c| c["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "echo nope >&2; exit 2"]}]}),
+        "createRuntime hook #0 (/bin/sh): exit status 2, output: nope",
+    );
+}
+
+#[test]
+fn unmapped_user_in_user_namespace() {
+    refused(
+        "err-user",
+        |c| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "user"}));
+            c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 10}]);
+            c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 10}]);
+            c["process"]["user"] = json!({"uid": 500, "gid": 0});
+        },
+        "process.user.uid: 500 is not mapped",
+    );
+}
+
+#[test]
+fn terminal_without_console_socket() {
+    refused(
+        "err-tty",
+        |c| c["process"]["terminal"] = json!(true),
+        "cannot allocate tty",
+    );
+}
+
+#[test]
+fn missing_console_socket() {
+    let f = Fixture::new("err-consock", &["true"]);
+    f.edit(|c| c["process"]["terminal"] = json!(true));
+    let b = f.bundle.to_string_lossy().to_string();
+    let err = f.fails(&[
+        "create",
+        "--console-socket",
+        "/nonexistent/sock",
+        "--bundle",
+        &b,
+        "c1",
+    ]);
+    assert!(err.contains("console socket /nonexistent/sock"), "{err}");
+    f.assert_clean();
+}
+
+#[test]
+fn bad_namespace_path() {
+    refused(
+        "err-nspath",
+        |c| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "network", "path": "/proc/999999999/ns/net"}))
+        },
+        "linux.namespaces[6].type: namespace \\\"network\\\" is listed more than once",
+    );
+    refused(
+        "err-nspath2",
+        |c| {
+            let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+            ns.retain(|n| n["type"] != "network");
+            ns.push(json!({"type": "network", "path": "/proc/999999999/ns/net"}));
+        },
+        "network namespace path /proc/999999999/ns/net",
+    );
+}
+
+#[test]
+fn failed_create_does_not_disturb_an_existing_container() {
+    let f = Fixture::new("err-dup", &["sleep", "100"]);
+    f.create("c1");
+    let pid = f.state("c1")["pid"].clone();
+    let b = f.bundle.to_string_lossy().to_string();
+    let err = f.fails(&["create", "--bundle", &b, "c1"]);
+    assert!(err.contains("container with given ID already exists"));
+    assert_eq!(f.state("c1")["pid"], pid);
+    assert_eq!(f.status("c1"), "created");
+    f.ok(&["delete", "c1"]);
+    f.assert_clean();
+}
