@@ -216,7 +216,7 @@ fn mount_namespace_can_be_joined_by_path() {
         "mount --bind {d} {d} && mount --make-private {d} && touch {d}/mnt && unshare --mount={d}/mnt --propagation private true"
     ));
     std::fs::write(f.rootfs().join("marker"), "in the joined namespace\n").unwrap();
-    let expected = std::fs::read_link(format!("/proc/self/ns/mnt")).unwrap();
+    let expected = std::fs::read_link("/proc/self/ns/mnt").unwrap();
     let nsfile = format!("{d}/mnt");
     let ns_id = {
         let out = std::process::Command::new("nsenter")
