@@ -44,12 +44,14 @@ impl V2 {
     pub fn from_record(rec: &CgroupRecord) -> Self {
         let dir = rec.dirs.first().map(|d| d.dir.clone()).unwrap_or_default();
         let root = PathBuf::from(super::CGROUP_ROOT);
+        // An existing cgroup can be a clone3 target too (for `exec`).
+        let handle = open_dir(&dir).ok();
         Self {
             root,
             path: rec.path.clone(),
             dir,
             created_levels: rec.created_levels,
-            handle: None,
+            handle,
         }
     }
 
@@ -79,12 +81,7 @@ impl Manager for V2 {
     fn create(&mut self) -> Result<()> {
         self.created_levels = fsutil::create_dirs(&self.root, &self.dir)?;
         self.enable_controllers()?;
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-            .open(&self.dir)
-            .map_err(CgroupError::io(&self.dir))?;
-        self.handle = Some(f);
+        self.handle = Some(open_dir(&self.dir)?);
         Ok(())
     }
 
@@ -172,4 +169,13 @@ impl Manager for V2 {
             created_levels: self.created_levels,
         }
     }
+}
+
+/// Opens a cgroup directory for `CLONE_INTO_CGROUP`.
+fn open_dir(dir: &Path) -> Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)
+        .map_err(CgroupError::io(dir))
 }
