@@ -1,0 +1,571 @@
+//! Side-by-side benchmark of berth, runc and crun on identical busybox
+//! bundles, in one run, alternating the runtimes run by run (A B C A B C…)
+//! so machine drift hits all of them equally. Reports medians, min and max
+//! and the berth/crun and berth/runc ratios. It never asserts a time.
+//!
+//! `sudo cargo bench --bench runtimes` (add `-- --quick` for the CI smoke
+//! run, `-- --out FILE` to also write the Markdown report to a file).
+//! See docs/performance.md.
+//!
+//! crun 1.8.1 refuses hybrid cgroups, so every runtime runs inside one
+//! private mount namespace whose /sys/fs/cgroup is a tmpfs holding bind
+//! mounts of the v1 hierarchies only (no `unified`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::mount::{MsFlags, mount, umount};
+use nix::sched::{CloneFlags, unshare};
+use nix::unistd::Pid;
+use serde_json::json;
+
+use berth::sys::wait::{Exit, wait4};
+
+/// One runtime under test.
+struct Runtime {
+    name: &'static str,
+    bin: PathBuf,
+    root: PathBuf,
+}
+
+/// One measured command.
+#[derive(Clone, Copy)]
+struct Sample {
+    wall: Duration,
+    exit: Exit,
+}
+
+impl Runtime {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.arg("--root").arg(&self.root).args(args);
+        c.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    /// Runs one subcommand, timing it and reading its rusage.
+    fn time(&self, args: &[&str]) -> Sample {
+        let start = Instant::now();
+        let mut child = self
+            .command(args)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} {args:?}: {e}", self.name));
+        let stderr = child.stderr.take();
+        let exit = wait4(Pid::from_raw(child.id() as i32)).unwrap();
+        let wall = start.elapsed();
+        if exit.code != 0 {
+            let mut msg = String::new();
+            if let Some(mut e) = stderr {
+                let _ = std::io::Read::read_to_string(&mut e, &mut msg);
+            }
+            panic!("{} {args:?} exited {}: {msg}", self.name, exit.code);
+        }
+        Sample { wall, exit }
+    }
+}
+
+/// The phases of one create/start/wait/delete cycle.
+struct Cycle {
+    total: Duration,
+    create: Sample,
+    start: Sample,
+    delete: Sample,
+    created_rss_kib: i64,
+}
+
+fn bundle_dir(work: &Path, rt: &str, worker: usize) -> PathBuf {
+    work.join(format!("bundle-{rt}-{worker}"))
+}
+
+/// create + start + wait for exit + delete of a `/bin/true` container.
+fn cycle(rt: &Runtime, work: &Path, worker: usize, n: usize) -> Cycle {
+    let id = format!("{}-{worker}-{n}", rt.name);
+    let bundle = bundle_dir(work, rt.name, worker);
+    let pid_file = work.join(format!("{id}.pid"));
+    let t0 = Instant::now();
+    let create = rt.time(&[
+        "create",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+    ]);
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let created_rss_kib = vm_rss_kib(pid);
+    let start = rt.time(&["start", &id]);
+    // We are a child subreaper: the init was reparented to us.
+    let _ = wait4(Pid::from_raw(pid));
+    let delete = rt.time(&["delete", &id]);
+    let total = t0.elapsed();
+    let _ = std::fs::remove_file(pid_file);
+    Cycle {
+        total,
+        create,
+        start,
+        delete,
+        created_rss_kib,
+    }
+}
+
+fn vm_rss_kib(pid: i32) -> i64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmRSS:")
+                    .map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0))
+            })
+        })
+        .unwrap_or(0)
+}
+
+/// Reaps whatever zombies runtimes left reparented to us.
+fn reap_strays() {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    while let Ok(st) = waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+        if st == WaitStatus::StillAlive {
+            break;
+        }
+    }
+}
+
+/// Statistics of a series, in milliseconds (or KiB for memory).
+fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let med = if v.len() % 2 == 1 {
+        v[v.len() / 2]
+    } else {
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    };
+    (med, v[0], v[v.len() - 1])
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Rows of the report: metric name → per-runtime series.
+struct Report {
+    names: Vec<&'static str>,
+    rows: Vec<(String, String, Vec<Vec<f64>>)>,
+}
+
+impl Report {
+    fn add(&mut self, metric: &str, unit: &str, series: Vec<Vec<f64>>) {
+        self.rows
+            .push((metric.to_string(), unit.to_string(), series));
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = String::from("| metric | ");
+        for n in &self.names {
+            out.push_str(&format!("{n} median (min–max) | "));
+        }
+        out.push_str("berth/crun | berth/runc |\n|---|");
+        for _ in &self.names {
+            out.push_str("---|");
+        }
+        out.push_str("---|---|\n");
+        for (metric, unit, series) in &self.rows {
+            let meds: Vec<f64> = series.iter().map(|s| stats(s.clone()).0).collect();
+            out.push_str(&format!("| {metric} ({unit}) | "));
+            for s in series {
+                let (med, min, max) = stats(s.clone());
+                out.push_str(&format!("{} ({}–{}) | ", fmt(med), fmt(min), fmt(max)));
+            }
+            let ratio = |i: usize| {
+                if meds[i] > 0.0 {
+                    format!("{:.2}", meds[0] / meds[i])
+                } else {
+                    "n/a".into()
+                }
+            };
+            out.push_str(&format!("{} | {} |\n", ratio(2), ratio(1)));
+        }
+        out
+    }
+}
+
+fn fmt(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Makes /sys/fs/cgroup show only the v1 hierarchies, in a private mount
+/// namespace of this process (crun refuses the hybrid layout).
+fn isolate_cgroups(work: &Path) {
+    unshare(CloneFlags::CLONE_NEWNS).expect("unshare mount namespace");
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .unwrap();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let v1: Vec<String> = mountinfo
+        .lines()
+        .filter(|l| {
+            l.split(" - ")
+                .nth(1)
+                .is_some_and(|r| r.starts_with("cgroup "))
+        })
+        .filter_map(|l| l.split_whitespace().nth(4).map(str::to_string))
+        .filter(|mp| mp.starts_with("/sys/fs/cgroup/"))
+        .collect();
+    let staging = work.join("cgroup-staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    for mp in &v1 {
+        let name = Path::new(mp).file_name().unwrap();
+        std::fs::create_dir_all(staging.join(name)).unwrap();
+        mount(
+            Some(mp.as_str()),
+            &staging.join(name),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .unwrap();
+    }
+    mount(
+        Some("tmpfs"),
+        "/sys/fs/cgroup",
+        Some("tmpfs"),
+        MsFlags::empty(),
+        Some("mode=755"),
+    )
+    .unwrap();
+    for mp in &v1 {
+        let name = Path::new(mp).file_name().unwrap();
+        std::fs::create_dir_all(Path::new(mp)).unwrap();
+        mount(
+            Some(&staging.join(name)),
+            mp.as_str(),
+            None::<&str>,
+            MsFlags::MS_MOVE,
+            None::<&str>,
+        )
+        .unwrap();
+    }
+    let _ = umount(&staging);
+}
+
+fn ensure_installed(bin: &str, package: &str) {
+    if Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {bin}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        return;
+    }
+    eprintln!("bench: installing {package}");
+    let st = Command::new("apt-get")
+        .args(["install", "-y", "-q", package])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .unwrap();
+    assert!(st.success(), "apt-get install {package} failed");
+}
+
+fn make_bundles(work: &Path, runtimes: &[Runtime], workers: usize) {
+    let rootfs = work.join("rootfs");
+    for d in ["bin", "proc", "sys", "dev", "etc", "tmp"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", rootfs.join("bin/true")).unwrap();
+    std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).unwrap();
+    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    for rt in runtimes {
+        for w in 0..workers {
+            let dir = bundle_dir(work, rt.name, w);
+            std::fs::create_dir_all(&dir).unwrap();
+            // runc's default config (berth's template is the same), with
+            // /bin/true and a cgroup of the bench's own.
+            let mut c = berth::spec::template::default_config(false, 0, 0);
+            c["process"]["terminal"] = json!(false);
+            c["process"]["args"] = json!(["/bin/true"]);
+            c["root"]["path"] = json!(rootfs);
+            c["hostname"] = json!("bench");
+            c["linux"]["cgroupsPath"] = json!(format!(
+                "/berth-bench-{}/{}-{w}",
+                std::process::id(),
+                rt.name
+            ));
+            std::fs::write(
+                dir.join("config.json"),
+                serde_json::to_vec_pretty(&c).unwrap(),
+            )
+            .unwrap();
+        }
+    }
+}
+
+struct Counts {
+    cycles: usize,
+    runs: usize,
+    states: usize,
+    sequential: usize,
+    rounds: usize,
+    parallel: usize,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    // `cargo bench` passes --bench; ignore it.
+    let quick = args.iter().any(|a| a == "--quick");
+    let out_file = args
+        .iter()
+        .position(|a| a == "--out")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "the benchmark creates containers: run it as root"
+    );
+    let counts = if quick {
+        Counts {
+            cycles: 3,
+            runs: 3,
+            states: 5,
+            sequential: 5,
+            rounds: 1,
+            parallel: 10,
+        }
+    } else {
+        Counts {
+            cycles: 30,
+            runs: 30,
+            states: 50,
+            sequential: 50,
+            rounds: 3,
+            parallel: 10,
+        }
+    };
+    ensure_installed("runc", "runc");
+    ensure_installed("crun", "crun");
+
+    let work = tempfile::Builder::new()
+        .prefix("berth-bench-")
+        .tempdir()
+        .unwrap();
+    let berth_bin = PathBuf::from(env!("CARGO_BIN_EXE_berth"));
+    let runtimes = vec![
+        Runtime {
+            name: "berth",
+            bin: berth_bin,
+            root: work.path().join("root-berth"),
+        },
+        Runtime {
+            name: "runc",
+            bin: "runc".into(),
+            root: work.path().join("root-runc"),
+        },
+        Runtime {
+            name: "crun",
+            bin: "crun".into(),
+            root: work.path().join("root-crun"),
+        },
+    ];
+    make_bundles(work.path(), &runtimes, counts.parallel);
+    isolate_cgroups(work.path());
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
+
+    let n = runtimes.len();
+    let mut report = Report {
+        names: runtimes.iter().map(|r| r.name).collect(),
+        rows: Vec::new(),
+    };
+    let empty = || vec![Vec::<f64>::new(); n];
+
+    // Warm-up: one cycle each (page cache, first cgroup directories).
+    for rt in &runtimes {
+        cycle(rt, work.path(), 0, 0);
+    }
+
+    // 1. create + start + wait + delete, alternating.
+    let (mut total, mut create, mut start, mut delete, mut cpu, mut created_rss) =
+        (empty(), empty(), empty(), empty(), empty(), empty());
+    let (mut rss_create, mut rss_start, mut rss_delete) = (empty(), empty(), empty());
+    for i in 0..counts.cycles {
+        for (r, rt) in runtimes.iter().enumerate() {
+            let c = cycle(rt, work.path(), 0, i + 1);
+            total[r].push(ms(c.total));
+            create[r].push(ms(c.create.wall));
+            start[r].push(ms(c.start.wall));
+            delete[r].push(ms(c.delete.wall));
+            cpu[r].push(ms(c.create.exit.cpu + c.start.exit.cpu + c.delete.exit.cpu));
+            created_rss[r].push(c.created_rss_kib as f64);
+            rss_create[r].push(c.create.exit.max_rss_kib as f64);
+            rss_start[r].push(c.start.exit.max_rss_kib as f64);
+            rss_delete[r].push(c.delete.exit.max_rss_kib as f64);
+        }
+    }
+    reap_strays();
+    report.add("life cycle: create+start+wait+delete", "ms", total);
+    report.add("  create", "ms", create);
+    report.add("  start", "ms", start);
+    report.add("  delete", "ms", delete);
+    report.add("  CPU time of create+start+delete", "ms", cpu);
+
+    // 2. run of /bin/true.
+    let (mut run, mut rss_run) = (empty(), empty());
+    for i in 0..counts.runs {
+        for (r, rt) in runtimes.iter().enumerate() {
+            let b = bundle_dir(work.path(), rt.name, 0);
+            let s = rt.time(&["run", "--bundle", b.to_str().unwrap(), &format!("run-{i}")]);
+            run[r].push(ms(s.wall));
+            rss_run[r].push(s.exit.max_rss_kib as f64);
+        }
+    }
+    reap_strays();
+    report.add("run /bin/true", "ms", run);
+
+    // 3. state of a created container.
+    let (mut state, mut rss_state) = (empty(), empty());
+    for rt in &runtimes {
+        let b = bundle_dir(work.path(), rt.name, 0);
+        rt.time(&["create", "--bundle", b.to_str().unwrap(), "probe"]);
+    }
+    for _ in 0..counts.states {
+        for (r, rt) in runtimes.iter().enumerate() {
+            let s = rt.time(&["state", "probe"]);
+            state[r].push(ms(s.wall));
+            rss_state[r].push(s.exit.max_rss_kib as f64);
+        }
+    }
+    for rt in &runtimes {
+        rt.time(&["delete", "--force", "probe"]);
+    }
+    reap_strays();
+    report.add("state (created container)", "ms", state);
+
+    // 4. sequential life cycles.
+    let mut seq = empty();
+    for round in 0..counts.rounds {
+        for (r, rt) in runtimes.iter().enumerate() {
+            let t = Instant::now();
+            for i in 0..counts.sequential {
+                cycle(rt, work.path(), 0, 1000 + round * 1000 + i);
+            }
+            seq[r].push(ms(t.elapsed()));
+        }
+    }
+    reap_strays();
+    report.add(
+        &format!("{} sequential life cycles", counts.sequential),
+        "ms",
+        seq,
+    );
+
+    // 5. parallel life cycles.
+    let mut par = empty();
+    for round in 0..counts.rounds {
+        for (r, rt) in runtimes.iter().enumerate() {
+            let t = Instant::now();
+            std::thread::scope(|s| {
+                for w in 0..counts.parallel {
+                    let rt = &rt;
+                    let work = work.path();
+                    s.spawn(move || cycle(rt, work, w, 5000 + round));
+                }
+            });
+            par[r].push(ms(t.elapsed()));
+        }
+    }
+    reap_strays();
+    report.add(
+        &format!("{} parallel life cycles", counts.parallel),
+        "ms",
+        par,
+    );
+
+    // Memory and size.
+    report.add("peak RSS: create", "KiB", rss_create);
+    report.add("peak RSS: start", "KiB", rss_start);
+    report.add("peak RSS: state", "KiB", rss_state);
+    report.add("peak RSS: delete", "KiB", rss_delete);
+    report.add("peak RSS: run", "KiB", rss_run);
+    report.add(
+        "RSS of the process waiting while created",
+        "KiB",
+        created_rss,
+    );
+    let sizes = runtimes
+        .iter()
+        .map(|rt| {
+            let path = which(&rt.bin);
+            vec![
+                std::fs::metadata(path)
+                    .map(|m| m.len() as f64 / 1024.0)
+                    .unwrap_or(0.0),
+            ]
+        })
+        .collect();
+    report.add("binary size", "KiB", sizes);
+
+    let versions: Vec<String> = runtimes
+        .iter()
+        .map(|rt| {
+            let out = Command::new(&rt.bin)
+                .arg("--version")
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            format!("{}: {}", rt.name, out.lines().next().unwrap_or("?"))
+        })
+        .collect();
+    let text = format!(
+        "{}\n\nmode: {}; cycles {}, runs {}, state {}, sequential {}×{} rounds, parallel {}×{} rounds\n{}\n",
+        report.markdown(),
+        if quick { "quick" } else { "full" },
+        counts.cycles,
+        counts.runs,
+        counts.states,
+        counts.sequential,
+        counts.rounds,
+        counts.parallel,
+        counts.rounds,
+        versions.join("\n")
+    );
+    print!("{text}");
+    if let Some(f) = out_file {
+        std::fs::write(&f, &text).unwrap();
+    }
+    for rt in &runtimes {
+        let _ = std::fs::remove_dir_all(&rt.root);
+    }
+    let prefix = format!("berth-bench-{}", std::process::id());
+    if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
+        for e in entries.flatten() {
+            let _ = std::fs::remove_dir(e.path().join(&prefix));
+        }
+    }
+}
+
+fn which(bin: &Path) -> PathBuf {
+    if bin.is_absolute() {
+        return bin.to_path_buf();
+    }
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| Path::new(d).join(bin))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| bin.to_path_buf())
+}
