@@ -47,7 +47,9 @@ impl Runtime {
         c
     }
 
-    /// Runs one subcommand, timing it and reading its rusage.
+    /// Runs one subcommand, timing it and reading its rusage. The child is
+    /// reaped by `wait4` (which std's `Child` cannot do with rusage).
+    #[allow(clippy::zombie_processes)]
     fn time(&self, args: &[&str]) -> Sample {
         let start = Instant::now();
         let mut child = self
