@@ -25,6 +25,7 @@ use super::parent::{Gate, LaunchRequest};
 use super::plan::NsPlan;
 use super::protocol::{Channel, ChannelError, FromInit, ToInit};
 use super::rootfs::{self, CgroupMount, RootfsError};
+use super::stub::{self, ExecStub};
 use super::{dev, exec, identity};
 use crate::logging::Phase;
 use crate::spec::{Config, NsKind};
@@ -164,8 +165,13 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     .map_err(InitError::Msg)?;
     let program =
         exec::look_path(&process.args[0], userdb::path_of(&env)).map_err(InitError::Msg)?;
-    let exec_args =
-        ExecArgs::new(&program, &process.args, &env).map_err(sys_err("prepare exec arguments"))?;
+    let exec = Exec {
+        args: ExecArgs::new(&program, &process.args, &env)
+            .map_err(sys_err("prepare exec arguments"))?,
+        stub_args: stub::stub_args(&program, &process.args, &env)
+            .map_err(sys_err("prepare exec arguments"))?,
+        stub: ExecStub::new().map_err(sys_err("create the exec stub"))?,
+    };
 
     identity::apply_rlimits(process)?;
     // Seccomp goes last, right before execve, unless it cannot: without
@@ -204,7 +210,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     {
         hooks::run_all("startContainer", h, &state_json(ctx, Status::Created))?;
     }
-    exec_program(ctx, &exec_args, !early)
+    exec_program(ctx, &exec, !early)
 }
 
 /// Loads the filter now and, with a listener, hands its descriptor over.
@@ -361,19 +367,25 @@ fn wait_at_gate(ctx: &InitCtx<'_>) -> Result<(), InitError> {
 /// `close_from`, since every descriptor above the preserved ones is gone.
 fn exec_program(
     ctx: &InitCtx<'_>,
-    args: &ExecArgs,
+    exec: &Exec,
     load_seccomp: bool,
 ) -> Result<std::convert::Infallible, InitError> {
     sys::process::reset_signals().map_err(sys_err("reset signals"))?;
-    sys::fd::close_from(3 + ctx.req.preserve_fds).map_err(sys_err("close descriptors"))?;
-    if load_seccomp
-        && let Some(s) = ctx.req.seccomp.as_ref()
-        && let Err(e) = sys::seccomp::load(&s.program, s.flags)
-    {
-        report_after_close(&format!("seccomp: load filter: {e}"));
+    if load_seccomp && let Some(s) = ctx.req.seccomp.as_ref() {
+        sys::seccomp::load(&s.program, s.flags).map_err(sys_err("seccomp: load filter"))?;
     }
-    let e = sys::process::execve(args);
-    report_after_close(&format!("exec {:?}: {}", args.path(), e.desc()));
+    let e = exec
+        .stub
+        .close_and_exec(3 + ctx.req.preserve_fds, &exec.args, &exec.stub_args);
+    report_after_close(&format!("exec {:?}: {}", exec.args.path(), e.desc()));
+}
+
+/// Everything the final `execve` needs, prepared before the gate so that
+/// nothing allocates or opens files after the seccomp filter is loaded.
+struct Exec {
+    args: ExecArgs,
+    stub_args: ExecArgs,
+    stub: ExecStub,
 }
 
 /// After `close_from` the sync socket is gone: the only channel left is the

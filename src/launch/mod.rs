@@ -18,6 +18,7 @@ mod parent;
 pub mod plan;
 pub mod protocol;
 mod rootfs;
+pub mod stub;
 
 use std::path::PathBuf;
 

@@ -122,3 +122,20 @@ pub fn recv_fd(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Option<Ow
     }
     Ok((msg.bytes, got))
 }
+
+/// Closes every descriptor from `first` upwards except `keep`, which is
+/// moved to `first` (close-on-exec) and returned.
+///
+/// For a process about to exec (see [`close_from`]): the returned
+/// descriptor is the only one above `first - 1` that stays valid.
+pub fn close_from_keeping(first: RawFd, keep: BorrowedFd<'_>) -> Result<BorrowedFd<'static>> {
+    if keep.as_raw_fd() != first {
+        // SAFETY: dup3 onto `first`: whatever was there is about to be
+        // closed anyway by the sweep below.
+        check(unsafe { libc::dup3(keep.as_raw_fd(), first, libc::O_CLOEXEC) } as libc::c_long)?;
+    }
+    close_from(first + 1)?;
+    // SAFETY: `first` now holds the duplicate and nothing else owns it; the
+    // process execs or exits without closing it.
+    Ok(unsafe { BorrowedFd::borrow_raw(first) })
+}
