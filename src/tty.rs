@@ -76,6 +76,25 @@ pub fn setup_console(socket: BorrowedFd<'_>, size: Option<(u16, u16)>) -> Result
         nix::sys::stat::Mode::empty(),
     )
     .map_err(sys_err("open /"))?;
+    // A symlink planted at /dev/console (say, to a /proc file) must not
+    // redirect the bind: look at the entry itself first.
+    match rootpath::open(
+        root.as_fd(),
+        Path::new("/dev/console"),
+        OFlag::O_PATH | OFlag::O_NOFOLLOW,
+    ) {
+        Ok(fd) => {
+            let st = nix::sys::stat::fstat(fd.as_fd()).map_err(sys_err("stat /dev/console"))?;
+            if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                return Err(TtyError::Sys {
+                    what: "/dev/console is a symlink; refusing to mount the console over it",
+                    source: Errno::ELOOP,
+                });
+            }
+        }
+        Err(Errno::ENOENT) => {}
+        Err(e) => return Err(sys_err("open /dev/console")(e)),
+    }
     let console = rootpath::touch(root.as_fd(), Path::new("/dev/console"))?;
     let st = nix::sys::stat::fstat(console.as_fd()).map_err(sys_err("stat /dev/console"))?;
     let kind = st.st_mode & libc::S_IFMT;

@@ -57,3 +57,256 @@ fn proc_self_exe_interpreter_never_reaches_the_host_binary() {
     let _ = b;
     f.assert_clean();
 }
+
+/// CVE-2024-21626: `cwd` pointing at a host directory through a descriptor
+/// (`/proc/self/fd/N`). berth checks the final working directory is inside
+/// the container's root. Here the host directory is passed explicitly as fd
+/// 3 (`--preserve-fds 1`), the worst case of a leaked descriptor.
+#[test]
+fn cwd_through_a_host_descriptor_is_refused() {
+    let f = Fixture::new("sec-cwd", &["pwd"]);
+    f.edit(|c| c["process"]["cwd"] = serde_json::json!("/proc/self/fd/3"));
+    let hostdir = f.dir.path().join("hostdir");
+    std::fs::create_dir(&hostdir).unwrap();
+    let out = f.dir.path().join("out");
+    let err = f.dir.path().join("err");
+    let script = format!(
+        "exec {} --root {} run --preserve-fds 1 --bundle {} c1 3<{} >{} 2>{}",
+        common::berth_bin().display(),
+        f.root.display(),
+        f.bundle.display(),
+        hostdir.display(),
+        out.display(),
+        err.display()
+    );
+    let st = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .status()
+        .unwrap();
+    let stdout = std::fs::read_to_string(&out).unwrap();
+    let stderr = std::fs::read_to_string(&err).unwrap();
+    assert!(!st.success(), "the container started with cwd {stdout:?}");
+    assert!(
+        stderr.contains("outside of the container's root"),
+        "{stderr}"
+    );
+    f.assert_clean();
+}
+
+/// CVE-2024-45310 class: creating a mount point must not follow a symlink
+/// of the image out of the root.
+#[test]
+fn mkdir_of_mount_points_stays_in_the_root() {
+    let f = Fixture::new(
+        "sec-mkdirall",
+        &["sh", "-c", "grep -c ' /vol' /proc/self/mountinfo || true"],
+    );
+    let host = f.dir.path().join("host-target");
+    std::fs::create_dir(&host).unwrap();
+    std::os::unix::fs::symlink(&host, f.rootfs().join("vol")).unwrap();
+    f.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(
+            serde_json::json!({"destination": "/vol/sub", "type": "tmpfs", "source": "tmpfs"}),
+        );
+    });
+    f.output("c1");
+    assert!(
+        !host.join("sub").exists(),
+        "a directory was created on the host through the image's symlink"
+    );
+    let inside = f.rootfs().join(host.strip_prefix("/").unwrap()).join("sub");
+    assert!(
+        inside.is_dir(),
+        "the mount point belongs inside the root: {}",
+        inside.display()
+    );
+    f.assert_clean();
+}
+
+/// CVE-2021-30465 class: a mount destination that is (or is swapped for)
+/// a symlink resolves inside the root, so every mount lands inside it.
+#[test]
+fn swapped_mount_destinations_stay_in_the_root() {
+    let f = Fixture::new(
+        "sec-swap",
+        &[
+            "sh",
+            "-c",
+            "grep tmpfs /proc/self/mountinfo | grep -c marker-mnt",
+        ],
+    );
+    let host = f.dir.path().join("host-target");
+    std::fs::create_dir_all(&host).unwrap();
+    let mnt = f.rootfs().join("mnt");
+    std::fs::create_dir_all(mnt.join("x")).unwrap();
+    f.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(
+            serde_json::json!({"destination": "/mnt/x", "type": "tmpfs", "source": "marker-mnt"}),
+        );
+    });
+    // Flip /mnt between a directory and a symlink to a host path while
+    // containers are created.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flipper = {
+        let stop = stop.clone();
+        let (mnt, host) = (mnt.clone(), host.clone());
+        std::thread::spawn(move || {
+            let dir = mnt.with_file_name("mnt-dir");
+            let link = mnt.with_file_name("mnt-link");
+            let _ = std::fs::rename(&mnt, &dir);
+            let _ = std::os::unix::fs::symlink(&host, &link);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::fs::rename(&link, &mnt);
+                let _ = std::fs::rename(&mnt, &link);
+                let _ = std::fs::rename(&dir, &mnt);
+                let _ = std::fs::rename(&mnt, &dir);
+            }
+            let _ = std::fs::rename(&dir, &mnt);
+        })
+    };
+    for i in 0..20 {
+        let (code, out, err) = f.run(&format!("c{i}"));
+        // Either the mount landed inside the root (seen from inside), or
+        // the run failed cleanly because the path vanished mid-flip.
+        if code == 0 {
+            assert_eq!(
+                out.trim(),
+                "1",
+                "run {i}: the tmpfs is not where the container sees it: {err}"
+            );
+        }
+        f.assert_clean();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flipper.join().unwrap();
+    let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!host_mounts.contains(&host.to_string_lossy().to_string()));
+    assert_eq!(
+        std::fs::read_dir(&host).unwrap().count(),
+        0,
+        "nothing was created in the host directory"
+    );
+}
+
+/// Removes the /dev mounts from a config, so the image's own /dev is used.
+fn image_dev(c: &mut serde_json::Value) {
+    c["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| !m["destination"].as_str().unwrap().starts_with("/dev"));
+}
+
+/// CVE-2025-31133: the `/dev/null` used to mask paths must be the null
+/// device, not an image's symlink to a sensitive file.
+#[test]
+fn masking_refuses_a_fake_dev_null() {
+    let f = Fixture::new("sec-devnull", &["true"]);
+    f.edit(image_dev);
+    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", f.rootfs().join("dev/null"))
+        .unwrap();
+    let b = f.bundle.to_string_lossy().to_string();
+    let err = f.fails(&["create", "--bundle", &b, "c1"]);
+    assert!(err.contains("not the null device"), "{err}");
+    f.assert_clean();
+}
+
+/// CVE-2025-52565: `/dev/console` swapped for a symlink must not redirect
+/// the console bind mount.
+#[test]
+fn console_refuses_a_symlinked_dev_console() {
+    let f = Fixture::new("sec-console", &["true"]);
+    f.edit(|c| {
+        image_dev(c);
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["newinstance", "ptmxmode=0666"]}));
+        c["process"]["terminal"] = serde_json::json!(true);
+    });
+    std::os::unix::fs::symlink(
+        "/proc/sys/kernel/core_pattern",
+        f.rootfs().join("dev/console"),
+    )
+    .unwrap();
+    let sock = f.dir.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let t = std::thread::spawn(move || {
+        let _ = listener.accept();
+    });
+    let b = f.bundle.to_string_lossy().to_string();
+    let err = f.fails(&[
+        "create",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        "--bundle",
+        &b,
+        "c1",
+    ]);
+    assert!(err.contains("/dev/console is a symlink"), "{err}");
+    let _ = std::os::unix::net::UnixStream::connect(&sock);
+    t.join().unwrap();
+    f.assert_clean();
+}
+
+/// CVE-2019-16884 / CVE-2025-52881 class: sysctls and oom_score_adj are
+/// written through a procfs the container cannot fake. Here the config
+/// itself hides /proc/sys behind a tmpfs; the values must still reach the
+/// kernel.
+#[test]
+fn proc_writes_cannot_be_redirected() {
+    let f = Fixture::new("sec-procfs", &["sleep", "100"]);
+    f.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(
+            serde_json::json!({"destination": "/proc/sys", "type": "tmpfs", "source": "fake"}),
+        );
+        c["linux"]["sysctl"] = serde_json::json!({"kernel.shmmni": "1234"});
+        c["linux"]["readonlyPaths"] = serde_json::json!([]);
+        c["process"]["oomScoreAdj"] = serde_json::json!(321);
+    });
+    f.create("c1");
+    let pid = f.state("c1")["pid"].as_i64().unwrap();
+    let out = std::process::Command::new("nsenter")
+        .arg(format!("--ipc=/proc/{pid}/ns/ipc"))
+        .args(["cat", "/proc/sys/kernel/shmmni"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        common::s(&out.stdout).trim(),
+        "1234",
+        "the sysctl reached the kernel"
+    );
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj"))
+            .unwrap()
+            .trim(),
+        "321"
+    );
+    f.ok(&["delete", "c1"]);
+    f.assert_clean();
+}
+
+/// CVE-2016-9962: the set-up process (the init waiting at the gate) is not
+/// dumpable, so another process in the container's PID namespace cannot
+/// read its memory, environment or executable.
+#[test]
+fn waiting_init_cannot_be_inspected_from_the_container() {
+    let a = Fixture::new("sec-dump-a", &["true"]);
+    a.create("a1");
+    let pid = a.state("a1")["pid"].as_i64().unwrap();
+    let b = Fixture::new(
+        "sec-dump-b",
+        &[
+            "sh",
+            "-c",
+            "for f in environ mem; do head -c1 /proc/1/$f >/dev/null 2>&1 && echo $f-readable || echo $f-denied; done; readlink /proc/1/exe >/dev/null 2>&1 && echo exe-readable || echo exe-denied",
+        ],
+    );
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "pid");
+        ns.push(serde_json::json!({"type": "pid", "path": format!("/proc/{pid}/ns/pid")}));
+    });
+    let out = b.output("b1");
+    assert_eq!(out, "environ-denied\nmem-denied\nexe-denied\n");
+    a.ok(&["delete", "a1"]);
+    a.assert_clean();
+    b.assert_clean();
+}

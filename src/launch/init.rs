@@ -32,7 +32,7 @@ use crate::spec::{Config, NsKind};
 use crate::state::{SpecState, Status};
 use crate::sys::clone::{CloneRequest, Forked, clone3};
 use crate::sys::process::ExecArgs;
-use crate::{hooks, sys, userdb};
+use crate::{faults, hooks, sys, userdb};
 
 /// What the init gets from the parent (by memory, as `clone3` copies it).
 pub(super) struct InitCtx<'a> {
@@ -90,6 +90,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     };
     guard(ctx.parent)?;
     namespaces(ctx)?;
+    faults::checkpoint("init:namespaces");
     if !ctx.req.no_new_keyring {
         // Best effort, as in runc: kernels without keyrings say ENOSYS.
         match sys::process::join_new_session_keyring() {
@@ -108,6 +109,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     rootfs::mount_all(config, root.as_fd(), &cgroup)?;
     dev::setup(root.as_fd(), config, config.in_userns())?;
     drop(mounts);
+    faults::checkpoint("init:mounts");
 
     #[allow(deprecated)]
     let runtime_hooks = config
@@ -137,6 +139,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     rootfs::pivot(root.as_fd(), ctx.req.no_pivot)?;
     drop(root);
     drop(pivot);
+    faults::checkpoint("init:pivot");
     if let Some(sock) = &ctx.console {
         crate::tty::setup_console(sock.as_fd(), process.console_size)?;
     }
@@ -191,6 +194,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
         load_seccomp(ctx)?;
     }
     identity::apply_identity(process, setgroups_allowed(config))?;
+    faults::checkpoint("init:identity");
     if early && !privileged_load {
         load_seccomp(ctx)?;
     }

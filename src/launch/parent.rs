@@ -266,6 +266,7 @@ pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
     drop(gate);
     drop(console);
     drop(joins);
+    crate::faults::checkpoint("create:cloned");
     let mut launched = Launched {
         pid,
         pidfd,

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::{OpsError, Result, Runtime};
 use crate::cgroups::{self, Manager};
+use crate::faults;
 use crate::launch::{self, Gate, LaunchRequest, Launched};
 use crate::logging::Phase;
 use crate::proc::ProcessId;
@@ -104,12 +105,14 @@ impl Creation {
         // Recorded before anything is created, so `delete --force` can clean
         // up after a create that was killed half-way.
         guard.dir().save(&state)?;
+        faults::checkpoint("create:dir");
         cgroup.create()?;
         guard.cgroup = Some(cgroup.record());
         if let Some(res) = &config.resources {
             cgroup.apply(res, &config.devices)?;
         }
         drop(cg_phase);
+        faults::checkpoint("create:cgroup");
 
         let fifo = guard.dir().file(FIFO_FILE);
         let req = LaunchRequest {
@@ -128,6 +131,7 @@ impl Creation {
             seccomp,
         };
         let launched = launch::launch(&req)?;
+        faults::checkpoint("create:ready");
 
         if let Some(p) = &opts.pid_file {
             write_pid_file(p, launched.pid.as_raw())?;
@@ -136,6 +140,7 @@ impl Creation {
         state.init = ProcessId::of(launched.pid);
         state.cgroup = Some(cgroup.record());
         guard.dir().save(&state)?;
+        faults::checkpoint("create:saved");
         let dir = guard.disarm();
         Ok(Self {
             dir: Some(dir),

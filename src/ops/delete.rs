@@ -27,6 +27,7 @@ pub fn delete(rt: &Runtime, id: &str, force: bool) -> Result<()> {
     };
     let action = state.status(&dir).check_delete(id, force)?;
     destroy(&state, action)?;
+    crate::faults::checkpoint("delete:cgroup");
     if state.has_hooks {
         run_poststop(&dir, &state);
     }
@@ -39,6 +40,7 @@ pub(super) fn destroy(state: &ContainerState, action: DeleteAction) -> Result<()
     if action == DeleteAction::KillThenRelease {
         kill_init(state)?;
     }
+    crate::faults::checkpoint("delete:killed");
     if let Some(rec) = &state.cgroup {
         // Also kills processes left behind by a container without its own
         // PID namespace, then removes the directories.

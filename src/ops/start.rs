@@ -11,6 +11,7 @@ pub fn start(rt: &Runtime, id: &str) -> Result<()> {
     let dir = rt.store.open(id)?;
     let state = dir.load()?;
     state.status(&dir).check_start()?;
+    crate::faults::checkpoint("start:locked");
     let fifo = dir.file(FIFO_FILE);
     // Non-blocking: with no reader (the init is gone) this fails at once
     // with ENXIO instead of waiting forever.
@@ -31,6 +32,7 @@ pub fn start(rt: &Runtime, id: &str) -> Result<()> {
     f.write_all(b"0")
         .map_err(OpsError::io(format!("write {}", fifo.display())))?;
     drop(f);
+    crate::faults::checkpoint("start:signalled");
     std::fs::remove_file(&fifo).map_err(OpsError::io(format!("remove {}", fifo.display())))?;
     if state.has_hooks {
         run_poststart(&dir, &state);
