@@ -106,9 +106,9 @@ impl Creation {
         guard.dir().save(&state)?;
         cgroup.create()?;
         guard.cgroup = Some(cgroup.record());
-        if let Some(res) = &config.resources {
-            cgroup.apply(res, &config.devices)?;
-        }
+        // Always: the default device rules apply even without resources.
+        let no_resources = oci_spec::runtime::LinuxResources::default();
+        cgroup.apply(config.resources.as_ref().unwrap_or(&no_resources))?;
         drop(cg_phase);
 
         let fifo = guard.dir().file(FIFO_FILE);
