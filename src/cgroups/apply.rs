@@ -47,7 +47,7 @@ fn write_error(w: &Write, path: &Path, source: io::Error) -> CgroupError {
         field: w.field.clone(),
         path: path.to_path_buf(),
         value: w.value.clone(),
-        source,
+        err: source,
     }
 }
 

@@ -101,7 +101,7 @@ pub fn program(emu: &Emulator) -> Vec<Insn> {
 fn bpf_err(dir: &Path, what: &str, e: Errno) -> CgroupError {
     CgroupError::Io {
         path: dir.to_path_buf(),
-        source: std::io::Error::other(format!("{what}: {e}")),
+        err: std::io::Error::other(format!("{what}: {e}")),
     }
 }
 

@@ -38,16 +38,16 @@ pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// Cgroup failures.
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
-    #[error("cgroup {}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    #[error("cgroup {}: {err}", path.display())]
+    Io { path: PathBuf, err: io::Error },
     #[error("cgroup {}: still has processes after they were killed", path.display())]
     Busy { path: PathBuf },
-    #[error("{field}: write {value:?} to {}: {source}", path.display())]
+    #[error("{field}: write {value:?} to {}: {err}", path.display())]
     Write {
         field: String,
         path: PathBuf,
         value: String,
-        source: io::Error,
+        err: io::Error,
     },
     #[error("cgroup {}: not empty: {count} process(es) found", path.display())]
     NotEmpty { path: PathBuf, count: usize },
@@ -65,9 +65,9 @@ pub enum CgroupError {
 
 impl CgroupError {
     pub(crate) fn io(path: &Path) -> impl FnOnce(io::Error) -> CgroupError + '_ {
-        move |source| CgroupError::Io {
+        move |err| CgroupError::Io {
             path: path.to_path_buf(),
-            source,
+            err,
         }
     }
 }

@@ -71,7 +71,7 @@ fn value_of(content: &str, key: &str) -> Option<u64> {
 fn sys_err(dir: &Path, what: &str, e: nix::errno::Errno) -> CgroupError {
     CgroupError::Io {
         path: dir.to_path_buf(),
-        source: std::io::Error::other(format!("{what}: {e}")),
+        err: std::io::Error::other(format!("{what}: {e}")),
     }
 }
 

@@ -125,7 +125,7 @@ impl V2 {
                 Ok(ev) if ev.lines().any(|l| l == want) => return Ok(true),
                 Ok(_) => {}
                 // The cgroup is gone: nothing is populated or frozen.
-                Err(CgroupError::Io { source, .. })
+                Err(CgroupError::Io { err: source, .. })
                     if source.kind() == std::io::ErrorKind::NotFound =>
                 {
                     return Ok(value == "0");
