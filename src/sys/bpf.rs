@@ -102,7 +102,12 @@ pub fn load_cgroup_device_prog(insns: &[Insn], license: &CStr, log: &mut [u8]) -
         license: license.as_ptr() as u64,
         log_level: u32::from(!log.is_empty()),
         log_size: u32::try_from(log.len()).unwrap_or(u32::MAX),
-        log_buf: log.as_mut_ptr() as u64,
+        // The kernel refuses a buffer pointer without a size and level.
+        log_buf: if log.is_empty() {
+            0
+        } else {
+            log.as_mut_ptr() as u64
+        },
         ..Default::default()
     };
     // SAFETY: `attr` is BPF_PROG_LOAD's attribute prefix; `insns`, `license`
