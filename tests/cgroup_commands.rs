@@ -122,6 +122,40 @@ fn update_changes_live_limits() {
     f.assert_clean();
 }
 
+#[test]
+fn update_changes_device_rules_live() {
+    let script = "while :; do if true > /dev/kmsg 2>/dev/null; then echo ok > /tmp/kmsg; \
+                  else echo denied > /tmp/kmsg; fi; usleep 20000; done";
+    let f = Fixture::new("update-dev", &["sh", "-c", script]);
+    f.edit(|c| {
+        c["root"]["readonly"] = json!(false);
+        c["linux"]["devices"] =
+            json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]);
+    });
+    f.create("c1");
+    f.ok(&["start", "c1"]);
+    let seen = || std::fs::read_to_string(f.rootfs().join("tmp/kmsg")).unwrap_or_default();
+    wait_until("/dev/kmsg denied", LONG, || seen().trim() == "denied");
+    let file = f.dir.path().join("devices.json");
+    let allow = json!({"devices": [
+        {"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}
+    ]});
+    std::fs::write(&file, allow.to_string()).unwrap();
+    f.ok(&["update", "--resources", file.to_str().unwrap(), "c1"]);
+    wait_until("/dev/kmsg allowed", LONG, || seen().trim() == "ok");
+    if !unified() {
+        let list = host_read(&f, "devices", "devices.list");
+        assert!(list.lines().any(|l| l == "c 1:11 w"), "{list}");
+    }
+    // And back: the same rules as at create.
+    std::fs::write(&file, r#"{"devices":[{"allow":false,"access":"rwm"}]}"#).unwrap();
+    f.ok(&["update", "-r", file.to_str().unwrap(), "c1"]);
+    wait_until("/dev/kmsg denied again", LONG, || seen().trim() == "denied");
+    f.ok(&["delete", "--force", "c1"]);
+    f.assert_clean();
+}
+
 fn count(f: &Fixture) -> u64 {
     std::fs::read_to_string(f.rootfs().join("tmp/count"))
         .ok()

@@ -192,8 +192,9 @@ fn cpu_quota_throttles() {
 fn device_rules_allow_listed_devices_and_deny_others() {
     // /dev/kmsg is created (linux.devices) but not allowed: writing it is
     // denied by the device controller; /dev/null (a default) works.
+    // (Opening /dev/kmsg for writing is checked; nothing is written.)
     let script = "echo x > /dev/null && echo null-ok; \
-                  if echo berth-test > /dev/kmsg; then echo kmsg-ok; else echo kmsg-denied; fi";
+                  if true > /dev/kmsg; then echo kmsg-ok; else echo kmsg-denied; fi";
     let f = Fixture::new("devices", &["sh", "-c", script]);
     f.edit(|c| {
         c["linux"]["devices"] =
