@@ -124,16 +124,10 @@ impl V1 {
     }
 
     pub fn from_record(rec: &CgroupRecord) -> Self {
-        let mut dirs = rec.dirs.clone();
-        for d in &mut dirs {
-            if d.created == 0 {
-                d.created = rec.created_levels;
-            }
-        }
         Self {
             path: rec.path.clone(),
             mode: rec.mode,
-            dirs,
+            dirs: rec.dirs.clone(),
         }
     }
 

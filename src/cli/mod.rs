@@ -96,7 +96,7 @@ pub enum Command {
     /// Print the features this berth implements.
     Features(features::Args),
     /// Change the resource limits of a container.
-    Update(update::Args),
+    Update(Box<update::Args>),
     /// Freeze every process of a container.
     Pause(pause::Args),
     /// Thaw a paused container.
@@ -180,7 +180,7 @@ fn dispatch(g: &GlobalOpts, command: Command) -> anyhow::Result<i32> {
         Command::List(a) => list::run(&rt, a),
         Command::Spec(a) => spec::run(a),
         Command::Features(a) => features::run(a),
-        Command::Update(a) => update::run(&rt, a),
+        Command::Update(a) => update::run(&rt, *a),
         Command::Pause(a) => pause::run(&rt, a),
         Command::Resume(a) => resume::run(&rt, a),
         Command::Events(a) => events::run(&rt, a),

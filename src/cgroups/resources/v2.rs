@@ -198,7 +198,7 @@ fn io(p: &mut Plan<'_>, b: &LinuxBlockIo) -> Result<()> {
             ));
         }
         // Per-device weights need BFQ's "default N\nMAJ:MIN N" format.
-        if !bfq.as_deref().is_some_and(|c| c.parse::<u64>().is_err()) {
+        if bfq.as_deref().is_none_or(|c| c.parse::<u64>().is_ok()) {
             return Err(unsupported(
                 &field,
                 "per-device weights need the BFQ I/O scheduler (io.bfq.weight with per-device entries)",
