@@ -18,11 +18,9 @@ fn dump_fixture(name: &str, files: &[String]) -> Fixture {
     Fixture::new(name, &["sh", "-c", &dump_script(files)])
 }
 
-#[test]
-fn every_resource_is_written() {
-    let (ma, mi) = block_device();
-    let dev = format!("{ma}:{mi}");
-    let mut r = json!({
+/// The resources every host mode honours, for block device `ma:mi`.
+fn common_resources(ma: u32, mi: u32) -> serde_json::Value {
+    json!({
         "devices": [{"allow": false, "access": "rwm"}],
         "memory": {"limit": 67108864, "reservation": 33554432, "swap": 134217728},
         "cpu": {"shares": 512, "quota": 20000, "period": 50000, "burst": 1000,
@@ -32,67 +30,84 @@ fn every_resource_is_written() {
             "throttleReadBpsDevice": [{"major": ma, "minor": mi, "rate": 1048576}],
             "throttleWriteIOPSDevice": [{"major": ma, "minor": mi, "rate": 100}]
         }
-    });
-    let expect: Vec<(&str, &str, String)> = if unified() {
-        r["blockIO"]["weight"] = json!(500);
-        r["hugepageLimits"] = json!([{"pageSize": "2MB", "limit": 4194304}]);
-        r["unified"] = json!({"memory.oom.group": "1"});
-        vec![
-            ("memory", "memory.max", "67108864".into()),
-            ("memory", "memory.swap.max", "67108864".into()),
-            ("memory", "memory.low", "33554432".into()),
-            ("memory", "memory.oom.group", "1".into()),
-            ("cpu", "cpu.weight", "59".into()),
-            ("cpu", "cpu.max", "20000 50000".into()),
-            ("cpu", "cpu.max.burst", "1000".into()),
-            ("cpu", "cpu.idle", "0".into()),
-            ("cpuset", "cpuset.cpus", "0".into()),
-            ("cpuset", "cpuset.mems", "0".into()),
-            ("pids", "pids.max", "20".into()),
-            (
-                "io",
-                "io.max",
-                format!("{dev} rbps=1048576 wbps=max riops=max wiops=100"),
-            ),
-            ("io", "io.weight", "default 4950".into()),
-            ("hugetlb", "hugetlb.2MB.max", "4194304".into()),
-        ]
+    })
+}
+
+type Expect = Vec<(&'static str, &'static str, String)>;
+
+/// v2 extras, and the files and values expected.
+fn v2_expectations(r: &mut serde_json::Value, dev: &str) -> Expect {
+    r["blockIO"]["weight"] = json!(500);
+    r["hugepageLimits"] = json!([{"pageSize": "2MB", "limit": 4194304}]);
+    r["unified"] = json!({"memory.oom.group": "1"});
+    vec![
+        ("memory", "memory.max", "67108864".into()),
+        ("memory", "memory.swap.max", "67108864".into()),
+        ("memory", "memory.low", "33554432".into()),
+        ("memory", "memory.oom.group", "1".into()),
+        ("cpu", "cpu.weight", "59".into()),
+        ("cpu", "cpu.max", "20000 50000".into()),
+        ("cpu", "cpu.max.burst", "1000".into()),
+        ("cpu", "cpu.idle", "0".into()),
+        ("cpuset", "cpuset.cpus", "0".into()),
+        ("cpuset", "cpuset.mems", "0".into()),
+        ("pids", "pids.max", "20".into()),
+        (
+            "io",
+            "io.max",
+            format!("{dev} rbps=1048576 wbps=max riops=max wiops=100"),
+        ),
+        ("io", "io.weight", "default 4950".into()),
+        ("hugetlb", "hugetlb.2MB.max", "4194304".into()),
+    ]
+}
+
+/// v1 extras, and the files and values expected.
+fn v1_expectations(r: &mut serde_json::Value, dev: &str) -> Expect {
+    r["memory"]["swappiness"] = json!(10);
+    r["blockIO"]["weight"] = json!(500);
+    r["cpu"]["realtimePeriod"] = json!(500000);
+    vec![
+        ("memory", "memory.limit_in_bytes", "67108864".into()),
+        ("memory", "memory.memsw.limit_in_bytes", "134217728".into()),
+        ("memory", "memory.soft_limit_in_bytes", "33554432".into()),
+        ("memory", "memory.swappiness", "10".into()),
+        ("cpu", "cpu.shares", "512".into()),
+        ("cpu", "cpu.cfs_period_us", "50000".into()),
+        ("cpu", "cpu.cfs_quota_us", "20000".into()),
+        ("cpu", "cpu.cfs_burst_us", "1000".into()),
+        ("cpu", "cpu.idle", "0".into()),
+        ("cpu", "cpu.rt_period_us", "500000".into()),
+        ("cpuset", "cpuset.cpus", "0".into()),
+        ("cpuset", "cpuset.mems", "0".into()),
+        ("pids", "pids.max", "20".into()),
+        ("blkio", "blkio.bfq.weight", "500".into()),
+        (
+            "blkio",
+            "blkio.throttle.read_bps_device",
+            format!("{dev} 1048576"),
+        ),
+        (
+            "blkio",
+            "blkio.throttle.write_iops_device",
+            format!("{dev} 100"),
+        ),
+    ]
+}
+
+#[test]
+fn every_resource_is_written() {
+    let (ma, mi) = block_device();
+    let dev = format!("{ma}:{mi}");
+    let mut r = common_resources(ma, mi);
+    let expect = if unified() {
+        v2_expectations(&mut r, &dev)
     } else {
-        r["memory"]["swappiness"] = json!(10);
-        r["blockIO"]["weight"] = json!(500);
-        r["cpu"]["realtimePeriod"] = json!(500000);
-        vec![
-            ("memory", "memory.limit_in_bytes", "67108864".into()),
-            ("memory", "memory.memsw.limit_in_bytes", "134217728".into()),
-            ("memory", "memory.soft_limit_in_bytes", "33554432".into()),
-            ("memory", "memory.swappiness", "10".into()),
-            ("cpu", "cpu.shares", "512".into()),
-            ("cpu", "cpu.cfs_period_us", "50000".into()),
-            ("cpu", "cpu.cfs_quota_us", "20000".into()),
-            ("cpu", "cpu.cfs_burst_us", "1000".into()),
-            ("cpu", "cpu.idle", "0".into()),
-            ("cpu", "cpu.rt_period_us", "500000".into()),
-            ("cpuset", "cpuset.cpus", "0".into()),
-            ("cpuset", "cpuset.mems", "0".into()),
-            ("pids", "pids.max", "20".into()),
-            (
-                "blkio",
-                "blkio.throttle.read_bps_device",
-                format!("{dev} 1048576"),
-            ),
-            (
-                "blkio",
-                "blkio.throttle.write_iops_device",
-                format!("{dev} 100"),
-            ),
-        ]
+        v1_expectations(&mut r, &dev)
     };
+    // Read back from inside the container, through its own cgroup mount.
     let mut files: Vec<String> = expect.iter().map(|(c, f, _)| inside(c, f)).collect();
-    let devices = if unified() {
-        None
-    } else {
-        Some(inside("devices", "devices.list"))
-    };
+    let devices = (!unified()).then(|| inside("devices", "devices.list"));
     files.extend(devices.clone());
     let f = dump_fixture("every-resource", &files);
     set_resources(&f, r);

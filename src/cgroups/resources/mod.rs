@@ -14,7 +14,7 @@ pub mod convert;
 mod v1;
 mod v2;
 
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxResources};
 
 use super::{CgroupError, Result};
 
@@ -171,6 +171,101 @@ fn check_usage(r: &LinuxResources, usage: Option<u64>) -> Result<()> {
                 field,
                 &format!("rejecting {what} {v} <= usage {usage} (checkBeforeUpdate)"),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// `hugepageLimits`: v1 `hugetlb.<size>.limit_in_bytes`, v2
+/// `hugetlb.<size>.max`, each with its `.rsvd.` twin where the kernel has it.
+fn hugetlb(p: &mut Plan<'_>, limits: &[LinuxHugepageLimit], v2: bool) -> Result<()> {
+    let (controller, suffix, unlimited) = if v2 {
+        ("", "max", "max")
+    } else {
+        ("hugetlb", "limit_in_bytes", "-1")
+    };
+    for (i, h) in limits.iter().enumerate() {
+        let field = format!("hugepageLimits[{i}]");
+        if !convert::valid_page_size(h.page_size()) {
+            return Err(unsupported(
+                &format!("{field}.pageSize"),
+                &format!("{:?} is not a page size like 2MB", h.page_size()),
+            ));
+        }
+        p.need("hugetlb", &field, v2)?;
+        let limit = if h.limit() < 0 {
+            unlimited.to_string()
+        } else {
+            h.limit().to_string()
+        };
+        let prefix = format!("hugetlb.{}", h.page_size());
+        p.push(controller, &field, &format!("{prefix}.{suffix}"), &limit);
+        let rsvd = format!("{prefix}.rsvd.{suffix}");
+        p.push_with(controller, &field, &rsvd, &limit, OnError::SkipIfMissing);
+    }
+    Ok(())
+}
+
+/// The four `blockIO.throttle*Device` lists: v1 one file each
+/// (`MAJ:MIN rate`), v2 `io.max` (`MAJ:MIN rbps=rate`...).
+fn throttles(p: &mut Plan<'_>, b: &LinuxBlockIo, v2: bool) {
+    for (name, v1_file, key, devs) in [
+        (
+            "throttleReadBpsDevice",
+            "blkio.throttle.read_bps_device",
+            "rbps",
+            b.throttle_read_bps_device(),
+        ),
+        (
+            "throttleWriteBpsDevice",
+            "blkio.throttle.write_bps_device",
+            "wbps",
+            b.throttle_write_bps_device(),
+        ),
+        (
+            "throttleReadIOPSDevice",
+            "blkio.throttle.read_iops_device",
+            "riops",
+            b.throttle_read_iops_device(),
+        ),
+        (
+            "throttleWriteIOPSDevice",
+            "blkio.throttle.write_iops_device",
+            "wiops",
+            b.throttle_write_iops_device(),
+        ),
+    ] {
+        for (i, d) in list(devs).iter().enumerate() {
+            let field = format!("blockIO.{name}[{i}]");
+            let dev = format!("{}:{}", d.major(), d.minor());
+            if v2 {
+                p.push("", &field, "io.max", format!("{dev} {key}={}", d.rate()));
+            } else {
+                p.push("blkio", &field, v1_file, format!("{dev} {}", d.rate()));
+            }
+        }
+    }
+}
+
+/// Whether any per-device blockIO list is set.
+fn any_device(b: &LinuxBlockIo) -> bool {
+    !list(b.weight_device()).is_empty()
+        || !list(b.throttle_read_bps_device()).is_empty()
+        || !list(b.throttle_write_bps_device()).is_empty()
+        || !list(b.throttle_read_iops_device()).is_empty()
+        || !list(b.throttle_write_iops_device()).is_empty()
+}
+
+/// `cpu.cpus` and `cpu.mems` (the cpuset controller on both versions).
+fn cpuset(p: &mut Plan<'_>, c: &LinuxCpu, v2: bool) -> Result<()> {
+    let controller = if v2 { "" } else { "cpuset" };
+    for (field, file, v) in [
+        ("cpu.cpus", "cpuset.cpus", c.cpus()),
+        ("cpu.mems", "cpuset.mems", c.mems()),
+    ] {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            p.need("cpuset", field, v2)?;
+            p.push(controller, field, file, v);
         }
     }
     Ok(())

@@ -3,11 +3,11 @@
 //! Device rules are written by the manager (they depend on the current
 //! `devices.list`, see `devices.rs`).
 
-use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
+use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxNetwork, LinuxResources};
 
 use super::v2::rdma_writes;
 use super::{Ctx, OnError, Plan, Probe, Result, Write, check_memory_common, check_usage, list};
-use super::{convert, unsupported};
+use super::{any_device, convert, cpuset, hugetlb, throttles, unsupported};
 
 /// Writes for the v1 hierarchies.
 pub fn v1_writes(r: &LinuxResources, probe: &dyn Probe, _ctx: Ctx) -> Result<Vec<Write>> {
@@ -20,15 +20,7 @@ pub fn v1_writes(r: &LinuxResources, probe: &dyn Probe, _ctx: Ctx) -> Result<Vec
     }
     let mut p = Plan::new(probe);
     if let Some(c) = r.cpu() {
-        for (field, file, v) in [
-            ("cpu.cpus", "cpuset.cpus", c.cpus()),
-            ("cpu.mems", "cpuset.mems", c.mems()),
-        ] {
-            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-                p.need("cpuset", field, false)?;
-                p.push("cpuset", field, file, v);
-            }
-        }
+        cpuset(&mut p, c, false)?;
     }
     if let Some(m) = r.memory() {
         memory(&mut p, r, m)?;
@@ -48,55 +40,29 @@ pub fn v1_writes(r: &LinuxResources, probe: &dyn Probe, _ctx: Ctx) -> Result<Vec
     if let Some(b) = r.block_io() {
         blkio(&mut p, b)?;
     }
-    for (i, h) in list(r.hugepage_limits()).iter().enumerate() {
-        let field = format!("hugepageLimits[{i}]");
-        if !convert::valid_page_size(h.page_size()) {
-            return Err(unsupported(
-                &format!("{field}.pageSize"),
-                &format!("{:?} is not a page size like 2MB", h.page_size()),
-            ));
-        }
-        p.need("hugetlb", &field, false)?;
-        let limit = if h.limit() < 0 {
-            "-1".to_string()
-        } else {
-            h.limit().to_string()
-        };
-        let prefix = format!("hugetlb.{}", h.page_size());
-        p.push(
-            "hugetlb",
-            &field,
-            &format!("{prefix}.limit_in_bytes"),
-            &limit,
-        );
-        p.push_with(
-            "hugetlb",
-            &field,
-            &format!("{prefix}.rsvd.limit_in_bytes"),
-            &limit,
-            OnError::SkipIfMissing,
-        );
-    }
+    hugetlb(&mut p, list(r.hugepage_limits()), false)?;
     if let Some(n) = r.network() {
-        if let Some(id) = n.class_id() {
-            p.need("net_cls", "network.classID", false)?;
-            p.push("net_cls", "network.classID", "net_cls.classid", id);
-        }
-        for (i, prio) in list(n.priorities()).iter().enumerate() {
-            let field = format!("network.priorities[{i}]");
-            p.need("net_prio", &field, false)?;
-            p.push(
-                "net_prio",
-                &field,
-                "net_prio.ifpriomap",
-                format!("{} {}", prio.name(), prio.priority()),
-            );
-        }
+        network(&mut p, n)?;
     }
     if let Some(rdma) = r.rdma() {
         rdma_writes(&mut p, rdma, false)?;
     }
     Ok(p.out)
+}
+
+/// net_cls class ID and net_prio interface priorities.
+fn network(p: &mut Plan<'_>, n: &LinuxNetwork) -> Result<()> {
+    if let Some(id) = n.class_id() {
+        p.need("net_cls", "network.classID", false)?;
+        p.push("net_cls", "network.classID", "net_cls.classid", id);
+    }
+    for (i, prio) in list(n.priorities()).iter().enumerate() {
+        let field = format!("network.priorities[{i}]");
+        p.need("net_prio", &field, false)?;
+        let line = format!("{} {}", prio.name(), prio.priority());
+        p.push("net_prio", &field, "net_prio.ifpriomap", line);
+    }
+    Ok(())
 }
 
 fn memory(p: &mut Plan<'_>, r: &LinuxResources, m: &LinuxMemory) -> Result<()> {
@@ -224,11 +190,7 @@ fn cpu(p: &mut Plan<'_>, c: &LinuxCpu) -> Result<()> {
 fn blkio(p: &mut Plan<'_>, b: &LinuxBlockIo) -> Result<()> {
     let weight = b.weight().unwrap_or(0);
     let leaf = b.leaf_weight().unwrap_or(0);
-    let any_dev = !list(b.weight_device()).is_empty()
-        || !list(b.throttle_read_bps_device()).is_empty()
-        || !list(b.throttle_write_bps_device()).is_empty()
-        || !list(b.throttle_read_iops_device()).is_empty()
-        || !list(b.throttle_write_iops_device()).is_empty();
+    let any_dev = any_device(b);
     if weight == 0 && leaf == 0 && !any_dev {
         return Ok(());
     }
@@ -277,37 +239,7 @@ fn blkio(p: &mut Plan<'_>, b: &LinuxBlockIo) -> Result<()> {
             );
         }
     }
-    for (name, file, devs) in [
-        (
-            "throttleReadBpsDevice",
-            "blkio.throttle.read_bps_device",
-            b.throttle_read_bps_device(),
-        ),
-        (
-            "throttleWriteBpsDevice",
-            "blkio.throttle.write_bps_device",
-            b.throttle_write_bps_device(),
-        ),
-        (
-            "throttleReadIOPSDevice",
-            "blkio.throttle.read_iops_device",
-            b.throttle_read_iops_device(),
-        ),
-        (
-            "throttleWriteIOPSDevice",
-            "blkio.throttle.write_iops_device",
-            b.throttle_write_iops_device(),
-        ),
-    ] {
-        for (i, d) in list(devs).iter().enumerate() {
-            p.push(
-                "blkio",
-                &format!("blockIO.{name}[{i}]"),
-                file,
-                format!("{}:{} {}", d.major(), d.minor(), d.rate()),
-            );
-        }
-    }
+    throttles(p, b, false);
     Ok(())
 }
 

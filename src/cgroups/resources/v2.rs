@@ -7,6 +7,7 @@ use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 use super::convert::{self, limit_str};
 use super::unsupported;
 use super::{Ctx, OnError, Plan, Probe, Result, Write, check_memory_common, check_usage, list};
+use super::{any_device, cpuset, hugetlb, throttles};
 
 /// Writes for a cgroup v2 directory.
 pub fn v2_writes(r: &LinuxResources, probe: &dyn Probe, ctx: Ctx) -> Result<Vec<Write>> {
@@ -37,61 +38,36 @@ pub fn v2_writes(r: &LinuxResources, probe: &dyn Probe, ctx: Ctx) -> Result<Vec<
         cpu(&mut p, c)?;
     }
     if let Some(c) = r.cpu() {
-        for (field, file, v) in [
-            ("cpu.cpus", "cpuset.cpus", c.cpus()),
-            ("cpu.mems", "cpuset.mems", c.mems()),
-        ] {
-            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-                p.need("cpuset", field, true)?;
-                p.push("", field, file, v);
-            }
-        }
+        cpuset(&mut p, c, true)?;
     }
-    for (i, h) in list(r.hugepage_limits()).iter().enumerate() {
-        let field = format!("hugepageLimits[{i}]");
-        if !convert::valid_page_size(h.page_size()) {
-            return Err(unsupported(
-                &format!("{field}.pageSize"),
-                &format!("{:?} is not a page size like 2MB", h.page_size()),
-            ));
-        }
-        p.need("hugetlb", &field, true)?;
-        let limit = if h.limit() < 0 {
-            "max".to_string()
-        } else {
-            h.limit().to_string()
-        };
-        let prefix = format!("hugetlb.{}", h.page_size());
-        p.push("", &field, &format!("{prefix}.max"), &limit);
-        p.push_with(
-            "",
-            &field,
-            &format!("{prefix}.rsvd.max"),
-            &limit,
-            OnError::SkipIfMissing,
-        );
-    }
+    hugetlb(&mut p, list(r.hugepage_limits()), true)?;
     if let Some(rdma) = r.rdma() {
         rdma_writes(&mut p, rdma, true)?;
     }
     if let Some(u) = r.unified() {
-        let mut keys: Vec<&String> = u.keys().collect();
-        keys.sort();
-        for k in keys {
-            let field = format!("unified.{k}");
-            let Some((controller, _)) = k.split_once('.').filter(|_| !k.contains('/')) else {
-                return Err(unsupported(
-                    &field,
-                    "must be a file name of the form CONTROLLER.PARAMETER",
-                ));
-            };
-            if controller != "cgroup" {
-                p.need(controller, &field, true)?;
-            }
-            p.push("", &field, k, &u[k]);
-        }
+        unified(&mut p, u)?;
     }
     Ok(p.out)
+}
+
+/// Raw files, in name order, after everything else.
+fn unified(p: &mut Plan<'_>, u: &std::collections::HashMap<String, String>) -> Result<()> {
+    let mut keys: Vec<&String> = u.keys().collect();
+    keys.sort();
+    for k in keys {
+        let field = format!("unified.{k}");
+        let Some((controller, _)) = k.split_once('.').filter(|_| !k.contains('/')) else {
+            return Err(unsupported(
+                &field,
+                "must be a file name of the form CONTROLLER.PARAMETER",
+            ));
+        };
+        if controller != "cgroup" {
+            p.need(controller, &field, true)?;
+        }
+        p.push("", &field, k, &u[k]);
+    }
+    Ok(())
 }
 
 fn memory(p: &mut Plan<'_>, r: &LinuxResources, m: &LinuxMemory, ctx: Ctx) -> Result<()> {
@@ -160,11 +136,7 @@ fn memory(p: &mut Plan<'_>, r: &LinuxResources, m: &LinuxMemory, ctx: Ctx) -> Re
 }
 
 fn io(p: &mut Plan<'_>, b: &LinuxBlockIo) -> Result<()> {
-    let devices_set = !list(b.weight_device()).is_empty()
-        || !list(b.throttle_read_bps_device()).is_empty()
-        || !list(b.throttle_write_bps_device()).is_empty()
-        || !list(b.throttle_read_iops_device()).is_empty()
-        || !list(b.throttle_write_iops_device()).is_empty();
+    let devices_set = any_device(b);
     let weight = b.weight().unwrap_or(0);
     if weight == 0 && !devices_set && b.leaf_weight().is_none() {
         return Ok(());
@@ -213,33 +185,7 @@ fn io(p: &mut Plan<'_>, b: &LinuxBlockIo) -> Result<()> {
             );
         }
     }
-    for (name, key, devs) in [
-        (
-            "throttleReadBpsDevice",
-            "rbps",
-            b.throttle_read_bps_device(),
-        ),
-        (
-            "throttleWriteBpsDevice",
-            "wbps",
-            b.throttle_write_bps_device(),
-        ),
-        (
-            "throttleReadIOPSDevice",
-            "riops",
-            b.throttle_read_iops_device(),
-        ),
-        (
-            "throttleWriteIOPSDevice",
-            "wiops",
-            b.throttle_write_iops_device(),
-        ),
-    ] {
-        for (i, d) in list(devs).iter().enumerate() {
-            let v = format!("{}:{} {key}={}", d.major(), d.minor(), d.rate());
-            p.push("", &format!("blockIO.{name}[{i}]"), "io.max", v);
-        }
-    }
+    throttles(p, b, true);
     Ok(())
 }
 
