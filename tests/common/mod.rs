@@ -287,6 +287,7 @@ impl Fixture {
                 out.extend(
                     entries
                         .flatten()
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
                         .filter(|e| e.file_name().to_string_lossy().starts_with(&separate))
                         .map(|e| e.path()),
                 );
