@@ -245,14 +245,15 @@ impl V1 {
             if pids.is_empty() {
                 return Ok(());
             }
-            let frozen = freezer.is_some_and(|d| Self::freeze_v1(d).is_ok());
+            if let Some(d) = freezer {
+                let _ = Self::freeze_v1(d);
+            }
             for p in pids {
                 let _ = kill(p, Signal::SIGKILL);
             }
-            if let Some(d) = freezer.filter(|_| frozen) {
-                fsutil::write(d, "freezer.state", "THAWED")?;
-            } else if let Some(d) = freezer {
-                // A frozen cgroup (a paused container) must thaw to die.
+            // Frozen tasks (also a paused container's) die once thawed; a
+            // failure here shows as processes left on the next round.
+            if let Some(d) = freezer {
                 let _ = fsutil::write(d, "freezer.state", "THAWED");
             }
             std::thread::sleep(Duration::from_millis(10));
