@@ -33,7 +33,8 @@ fn stopped_with(needle: &str) -> Vec<i32> {
 }
 
 /// Spawns berth with the fault point set and waits until some process of
-/// this fixture stops there.
+/// this fixture stops there. The caller kills and reaps the child.
+#[allow(clippy::zombie_processes)]
 fn spawn_stopped(f: &Fixture, point: &str, args: &[&str]) -> (Child, Vec<i32>) {
     let child = f
         .cmd()

@@ -221,6 +221,7 @@ fn invalid_ids_are_refused() {
 fn list_in_table_json_and_quiet() {
     let f = Fixture::new("list", &["sleep", "1000"]);
     f.create("a1");
+    f.separate_cgroup("b2");
     f.create("b2");
     let table = f.ok(&["list"]);
     let lines: Vec<&str> = table.lines().collect();

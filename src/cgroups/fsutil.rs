@@ -16,12 +16,13 @@ pub fn is_cgroup2(path: &Path) -> bool {
 /// Writes `value` to `dir/file` in a single write, as cgroupfs requires.
 pub fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
     let path = dir.join(file);
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .map_err(CgroupError::io(&path))?;
+    write_raw(&path, value).map_err(CgroupError::io(&path))
+}
+
+/// Like [`write`], returning the bare I/O error for the caller to judge.
+pub fn write_raw(path: &Path, value: &str) -> io::Result<()> {
+    let mut f = fs::OpenOptions::new().write(true).open(path)?;
     f.write_all(value.as_bytes())
-        .map_err(CgroupError::io(&path))
 }
 
 /// Reads `dir/file`, trimmed.
@@ -68,38 +69,78 @@ pub fn procs(dir: &Path) -> Result<Vec<nix::unistd::Pid>> {
     }
 }
 
-/// Removes `dir` and up to `levels - 1` of its parents, stopping at the
-/// first that is not empty. Waits briefly for processes that are still
-/// exiting. A missing directory is fine.
-pub fn remove_dirs(dir: &Path, levels: usize) -> Result<()> {
-    let mut cur = dir.to_path_buf();
-    for level in 0..levels.max(1) {
-        let mut attempts = 0;
-        loop {
-            match fs::remove_dir(&cur) {
-                Ok(()) => break,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-                // EBUSY: tasks still exiting; only retried for the leaf.
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && level == 0 && attempts < 200 => {
-                    attempts += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-                Err(e) if level == 0 => {
-                    return Err(if e.raw_os_error() == Some(libc::EBUSY) {
-                        CgroupError::Busy { path: cur }
-                    } else {
-                        CgroupError::io(&cur)(e)
+/// PIDs of `dir` and of every cgroup below it.
+pub fn procs_recursive(dir: &Path) -> Result<Vec<nix::unistd::Pid>> {
+    let mut out = procs(dir)?;
+    for sub in subdirs(dir)? {
+        out.extend(procs_recursive(&sub)?);
+    }
+    Ok(out)
+}
+
+/// The child cgroups of `dir` (none if it does not exist).
+fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    match fs::read_dir(dir) {
+        Ok(entries) => Ok(entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.path())
+            .collect()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(CgroupError::io(dir)(e)),
+    }
+}
+
+/// Removes one cgroup directory after its children, retrying on EBUSY
+/// while the last tasks finish exiting (up to about 2 s).
+fn remove_tree(dir: &Path) -> Result<()> {
+    for sub in subdirs(dir)? {
+        remove_tree(&sub)?;
+    }
+    let mut delay = std::time::Duration::from_millis(1);
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                if waited > std::time::Duration::from_secs(2) {
+                    return Err(CgroupError::Busy {
+                        path: dir.to_path_buf(),
                     });
                 }
-                // A parent in use by another container stays.
-                Err(_) => return Ok(()),
+                std::thread::sleep(delay);
+                waited += delay;
+                delay = (delay * 2).min(std::time::Duration::from_millis(100));
             }
+            Err(e) => return Err(CgroupError::io(dir)(e)),
         }
+    }
+}
+
+/// Removes `dir` (and any cgroups a container made below it), then up to
+/// `levels - 1` of its parents, stopping at the first that is not empty
+/// (another container's). A missing directory is fine.
+pub fn remove_dirs(dir: &Path, levels: usize) -> Result<()> {
+    remove_tree(dir)?;
+    let mut cur = dir.to_path_buf();
+    for _ in 1..levels {
         if !cur.pop() {
             break;
         }
+        match fs::remove_dir(&cur) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            // In use by another container (ENOTEMPTY/EBUSY): it stays.
+            Err(_) => break,
+        }
     }
     Ok(())
+}
+
+/// Whether a cgroup directory still has processes (v1 and v2).
+pub fn populated(dir: &Path) -> Result<bool> {
+    Ok(!procs_recursive(dir)?.is_empty())
 }
 
 /// The caller's own cgroup path in the hierarchy named `controller` (v1),

@@ -4,13 +4,18 @@
 //!
 //! Path rule (runc's cgroupfs driver): an absolute `linux.cgroupsPath` is
 //! taken as given, below each hierarchy's mount point. A relative path is
-//! joined to berth's own cgroup (on v2, to the parent of berth's own cgroup,
-//! because a cgroup with processes cannot delegate controllers). With no
-//! path, the container ID is used as a relative path. See `docs/cgroups.md`.
+//! joined to berth's own cgroup in each v1 hierarchy, and to the parent of
+//! berth's own cgroup on v2 (a cgroup with processes cannot delegate
+//! controllers, and berth's own cgroup usually has some). With no path, the
+//! container ID is used as a relative path. See `docs/cgroups.md`.
 
+mod apply;
+mod bpf;
 mod devices;
 mod fsutil;
+mod oom;
 mod resources;
+pub mod stats;
 mod v1;
 mod v2;
 
@@ -19,10 +24,13 @@ use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxDevice, LinuxResources};
+use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
-pub use resources::{Write, v1_writes, v2_writes};
+pub use oom::{OomWait, OomWatch};
+pub use resources::convert;
+pub use resources::{Ctx, OnError, Probe, Write, v1_writes, v2_writes};
+pub use stats::Stats;
 
 /// The mount point of the cgroup filesystem(s).
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -30,10 +38,21 @@ pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// Cgroup failures.
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
-    #[error("cgroup {}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    #[error("cgroup {}: {err}", path.display())]
+    Io { path: PathBuf, err: io::Error },
     #[error("cgroup {}: still has processes after they were killed", path.display())]
     Busy { path: PathBuf },
+    #[error("{field}: write {value:?} to {}: {err}", path.display())]
+    Write {
+        field: String,
+        path: PathBuf,
+        value: String,
+        err: io::Error,
+    },
+    #[error("cgroup {}: not empty: {count} process(es) found", path.display())]
+    NotEmpty { path: PathBuf, count: usize },
+    #[error("cgroup {}: {msg}", path.display())]
+    Freeze { path: PathBuf, msg: String },
     #[error("{field}: {msg}")]
     Unsupported { field: String, msg: String },
     #[error(
@@ -46,9 +65,9 @@ pub enum CgroupError {
 
 impl CgroupError {
     pub(crate) fn io(path: &Path) -> impl FnOnce(io::Error) -> CgroupError + '_ {
-        move |source| CgroupError::Io {
+        move |err| CgroupError::Io {
             path: path.to_path_buf(),
-            source,
+            err,
         }
     }
 }
@@ -88,8 +107,8 @@ pub struct CgroupRecord {
     pub path: String,
     /// The container's directory in each hierarchy.
     pub dirs: Vec<CgroupDir>,
-    /// How many trailing components of each directory berth created (and
-    /// so removes, when empty, on delete).
+    /// The most trailing components berth created in any hierarchy (each
+    /// directory records its own count in `CgroupDir::created`).
     pub created_levels: usize,
 }
 
@@ -103,29 +122,52 @@ pub struct CgroupDir {
     pub mount: PathBuf,
     /// The container's directory.
     pub dir: PathBuf,
+    /// Every controller of the hierarchy (v1), e.g. `["cpu", "cpuacct"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controllers: Vec<String>,
+    /// How many trailing components of `dir` berth created (and removes).
+    #[serde(default)]
+    pub created: usize,
+}
+
+impl CgroupDir {
+    /// Whether this hierarchy carries `controller` (or is named by it).
+    pub fn has(&self, controller: &str) -> bool {
+        self.key == controller || self.controllers.iter().any(|c| c == controller)
+    }
 }
 
 /// Operations on one container's cgroup.
 pub trait Manager {
     /// Creates the cgroup directories (recording which levels were new).
+    /// Refuses a cgroup that already has processes; on failure nothing it
+    /// created is left.
     fn create(&mut self) -> Result<()>;
-    /// Writes resource limits; `devices` are the `linux.devices` entries,
-    /// which the device rules must allow.
-    fn apply(&self, resources: &LinuxResources, devices: &[LinuxDevice]) -> Result<()>;
+    /// Writes the limits of a new container, device rules included (the
+    /// defaults apply even when `resources` has none).
+    fn apply(&self, resources: &LinuxResources) -> Result<()>;
+    /// Changes the limits of a running container (`berth update`): only
+    /// what `resources` names, keeping the rest as it is.
+    fn update(&self, resources: &LinuxResources) -> Result<()>;
     /// A descriptor for `clone3(CLONE_INTO_CGROUP)`, if the host allows it.
     fn clone_target(&self) -> Option<BorrowedFd<'_>>;
     /// Moves `pid` into the cgroup (everywhere `clone_target` did not).
     fn add(&self, pid: Pid) -> Result<()>;
-    /// PIDs of every process in the cgroup.
+    /// PIDs of every process in the cgroup and the cgroups below it.
     fn pids(&self) -> Result<Vec<Pid>>;
     /// Freezes (`true`) or thaws the cgroup and waits until it is done.
     fn freeze(&self, frozen: bool) -> Result<()>;
     /// Whether the cgroup is frozen.
     fn is_frozen(&self) -> Result<bool>;
     /// Kills every process, then removes the directories berth created.
+    /// A cgroup that cannot be emptied is an error naming it.
     fn destroy(&self) -> Result<()>;
     /// The record to save in the container state.
     fn record(&self) -> CgroupRecord;
+    /// Usage statistics, in runc's `events` types.
+    fn stats(&self) -> Result<Stats>;
+    /// Starts watching for OOM kills in the cgroup.
+    fn oom_watch(&self) -> Result<OomWatch>;
 }
 
 /// Resolves the cgroup for a new container and returns its manager.
@@ -143,7 +185,7 @@ pub fn for_container(
         _ => id.to_string(),
     };
     Ok(match mode {
-        Mode::Unified => Box::new(v2::V2::new(&inner, Path::new(CGROUP_ROOT), true)?),
+        Mode::Unified => Box::new(v2::V2::new(&inner, Path::new(CGROUP_ROOT))),
         Mode::Legacy | Mode::Hybrid => Box::new(v1::V1::new(&inner, mode)?),
     })
 }

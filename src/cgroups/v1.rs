@@ -1,42 +1,54 @@
-//! The cgroup v1 (cgroupfs) manager, for legacy and hybrid hosts. On hybrid
-//! hosts the container is also placed in the unified hierarchy, as runc does.
+//! The cgroup v1 (cgroupfs) manager, for legacy and hybrid hosts. Every v1
+//! hierarchy mounted under `/sys/fs/cgroup` gets the container's directory;
+//! on hybrid hosts the container is also placed in the unified hierarchy,
+//! as runc does (it carries no limits there).
 
 use std::fs;
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxDevice, LinuxResources};
+use oci_spec::runtime::LinuxResources;
 
-use super::fsutil;
+use super::apply::{DirProbe, execute};
+use super::devices::{Emulator, container_rules};
+use super::resources::{Ctx, v1_writes};
 use super::{CGROUP_ROOT, CgroupDir, CgroupError, CgroupRecord, Manager, Mode, Result, resolve};
+use super::{Stats, fsutil, oom, stats};
 
-/// A v1 hierarchy: the controller names it carries and its mount point.
-#[derive(Debug, Clone)]
+/// A mounted hierarchy: its controllers (`[""]` for cgroup2), mount point
+/// and the cgroup path mounted there (`/` unless inside a namespace).
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Hierarchy {
     controllers: Vec<String>,
     mount: PathBuf,
+    root: String,
 }
 
-/// Lists the v1 hierarchies mounted under `/sys/fs/cgroup` (from
-/// `/proc/self/mountinfo`), plus the unified one on hybrid hosts.
+/// Lists the hierarchies mounted under `/sys/fs/cgroup` (from
+/// `/proc/self/mountinfo`): v1 ones with controllers or `name=systemd`,
+/// and the cgroup2 one (used on hybrid hosts). Each appears once.
 fn hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
-    let mut out = Vec::new();
+    let mut out: Vec<Hierarchy> = Vec::new();
     for line in mountinfo.lines() {
         let Some((left, right)) = line.split_once(" - ") else {
             continue;
         };
         let mut r = right.split_whitespace();
         let (fstype, _src, opts) = (r.next().unwrap_or(""), r.next(), r.next().unwrap_or(""));
-        let mount = left.split_whitespace().nth(4).unwrap_or("");
-        if !mount.starts_with(CGROUP_ROOT) {
+        let mut l = left.split_whitespace();
+        let root = l.nth(3).unwrap_or("/").to_string();
+        let mount = l.next().unwrap_or("");
+        if !Path::new(mount).starts_with(CGROUP_ROOT) {
             continue;
         }
         let controllers: Vec<String> = match fstype {
             "cgroup" => opts
                 .split(',')
                 .filter(|o| {
-                    o.starts_with("name=")
+                    *o == "name=systemd"
                         || !(o.contains('=')
                             || matches!(
                                 *o,
@@ -46,6 +58,7 @@ fn hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
                                     | "clone_children"
                                     | "cpuset_v2_mode"
                                     | "none"
+                                    | "favordynmods"
                             ))
                 })
                 .map(str::to_string)
@@ -53,12 +66,25 @@ fn hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
             "cgroup2" => vec![String::new()],
             _ => continue,
         };
+        if controllers.is_empty() || out.iter().any(|h| h.controllers == controllers) {
+            continue;
+        }
         out.push(Hierarchy {
             controllers,
             mount: PathBuf::from(mount),
+            root,
         });
     }
     out
+}
+
+/// The cgroup path of `own` (from `/proc/self/cgroup`) inside a hierarchy
+/// whose mount shows the cgroup `root`.
+fn below_root(own: &str, root: &str) -> String {
+    match Path::new(own).strip_prefix(root) {
+        Ok(rel) => format!("/{}", rel.to_string_lossy()),
+        Err(_) => own.to_string(),
+    }
 }
 
 /// The v1 manager.
@@ -67,7 +93,6 @@ pub struct V1 {
     path: String,
     mode: Mode,
     dirs: Vec<CgroupDir>,
-    created_levels: usize,
 }
 
 impl V1 {
@@ -80,21 +105,21 @@ impl V1 {
             if key.is_empty() && mode != Mode::Hybrid {
                 continue;
             }
-            let base = fsutil::own_cgroup(&key).unwrap_or_else(|| "/".into());
-            let path = resolve(inner, &base);
+            let own = fsutil::own_cgroup(&key).unwrap_or_else(|| "/".into());
+            let path = resolve(inner, &below_root(&own, &h.root));
             let dir = h.mount.join(path.trim_start_matches('/'));
             dirs.push(CgroupDir {
                 key,
                 mount: h.mount,
                 dir,
+                controllers: h.controllers,
+                created: 0,
             });
         }
-        let path = resolve(inner, "/");
         Ok(Self {
-            path,
+            path: resolve(inner, "/"),
             mode,
             dirs,
-            created_levels: 0,
         })
     }
 
@@ -103,28 +128,20 @@ impl V1 {
             path: rec.path.clone(),
             mode: rec.mode,
             dirs: rec.dirs.clone(),
-            created_levels: rec.created_levels,
         }
     }
 
     fn dir(&self, controller: &str) -> Option<&Path> {
         self.dirs
             .iter()
-            .find(|d| d.key == controller)
+            .find(|d| d.has(controller))
             .map(|d| d.dir.as_path())
     }
 
     /// A new cpuset cgroup starts with no CPUs or memory nodes; copy them
     /// from the parent, top-down, so processes can join.
-    fn init_cpuset(&self, dir: &Path, levels: usize) -> Result<()> {
-        let mut chain: Vec<PathBuf> = Vec::new();
-        let mut cur = dir.to_path_buf();
-        for _ in 0..levels {
-            chain.push(cur.clone());
-            if !cur.pop() {
-                break;
-            }
-        }
+    fn init_cpuset(dir: &Path, levels: usize) -> Result<()> {
+        let chain: Vec<&Path> = dir.ancestors().take(levels).collect();
         for d in chain.iter().rev() {
             let parent = d.parent().unwrap_or(d);
             for file in ["cpuset.cpus", "cpuset.mems"] {
@@ -136,50 +153,145 @@ impl V1 {
         }
         Ok(())
     }
+
+    fn create_all(&mut self) -> Result<()> {
+        for i in 0..self.dirs.len() {
+            let d = &self.dirs[i];
+            let created = fsutil::create_dirs(&d.mount, &d.dir)?;
+            self.dirs[i].created = created;
+            let d = &self.dirs[i];
+            if d.has("cpuset") && created > 0 {
+                Self::init_cpuset(&d.dir, created)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn set(&self, r: &LinuxResources, ctx: Ctx) -> Result<()> {
+        let dir_of = |c: &str| self.dir(c).map(Path::to_path_buf);
+        let has = |c: &str| self.dir(c).is_some();
+        let writes = v1_writes(
+            r,
+            &DirProbe {
+                dir_of: &dir_of,
+                has: &has,
+            },
+            ctx,
+        )?;
+        execute(&writes, &dir_of)?;
+        if !ctx.update || r.devices().is_some() {
+            self.set_devices(r)?;
+        }
+        Ok(())
+    }
+
+    /// Moves the devices cgroup from its current rules to the config's with
+    /// the fewest writes (no deny-all moment for a running container unless
+    /// the default policy changes).
+    fn set_devices(&self, r: &LinuxResources) -> Result<()> {
+        let dir = self
+            .dir("devices")
+            .ok_or_else(|| CgroupError::NoController("devices".into()))?;
+        let target =
+            Emulator::from_rules(&container_rules(r.devices().as_deref().unwrap_or(&[]))?)?;
+        let current = Emulator::from_list(&fsutil::read(dir, "devices.list")?)?;
+        for rule in current.transition(&target) {
+            let file = if rule.allow {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            fsutil::write(dir, file, &rule.v1_line())?;
+        }
+        Ok(())
+    }
+
+    /// runc's v1 freeze: FREEZING may need repeated writes while tasks fork;
+    /// an occasional thaw helps it settle.
+    fn freeze_v1(dir: &Path) -> Result<()> {
+        for i in 0..1000 {
+            if i % 50 == 49 {
+                fsutil::write(dir, "freezer.state", "THAWED")?;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            fsutil::write(dir, "freezer.state", "FROZEN")?;
+            if i % 25 == 24 {
+                std::thread::sleep(Duration::from_micros(10));
+            }
+            match fsutil::read(dir, "freezer.state")?.as_str() {
+                "FROZEN" => return Ok(()),
+                "FREEZING" => continue,
+                other => {
+                    return Err(CgroupError::Freeze {
+                        path: dir.to_path_buf(),
+                        msg: format!("unexpected state {other} while freezing"),
+                    });
+                }
+            }
+        }
+        let _ = fsutil::write(dir, "freezer.state", "THAWED");
+        Err(CgroupError::Freeze {
+            path: dir.to_path_buf(),
+            msg: "unable to freeze".into(),
+        })
+    }
+
+    /// Kills every process: freeze (so nothing forks meanwhile), SIGKILL
+    /// each, thaw; until the cgroup is empty (10 s at most).
+    fn kill_all(&self) -> Result<()> {
+        let freezer = self.dir("freezer");
+        for _ in 0..1000 {
+            let pids = self.pids()?;
+            if pids.is_empty() {
+                return Ok(());
+            }
+            if let Some(d) = freezer {
+                let _ = Self::freeze_v1(d);
+            }
+            for p in pids {
+                let _ = kill(p, Signal::SIGKILL);
+            }
+            // Frozen tasks (also a paused container's) die once thawed; a
+            // failure here shows as processes left on the next round.
+            if let Some(d) = freezer {
+                let _ = fsutil::write(d, "freezer.state", "THAWED");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Err(CgroupError::Busy {
+            path: self.dirs.first().map(|d| d.dir.clone()).unwrap_or_default(),
+        })
+    }
 }
 
 impl Manager for V1 {
     fn create(&mut self) -> Result<()> {
-        let mut min_created = usize::MAX;
         for d in &self.dirs {
-            let created = fsutil::create_dirs(&d.mount, &d.dir)?;
-            min_created = min_created.min(created);
-            if d.key == "cpuset" && created > 0 {
-                self.init_cpuset(&d.dir, created)?;
+            let count = fsutil::procs(&d.dir)?.len();
+            if count > 0 {
+                return Err(CgroupError::NotEmpty {
+                    path: d.dir.clone(),
+                    count,
+                });
             }
         }
-        self.created_levels = if min_created == usize::MAX {
-            0
-        } else {
-            min_created
-        };
+        if let Err(e) = self.create_all() {
+            for d in &self.dirs {
+                if d.created > 0 {
+                    let _ = fsutil::remove_dirs(&d.dir, d.created);
+                }
+            }
+            return Err(e);
+        }
         Ok(())
     }
 
-    fn apply(&self, resources: &LinuxResources, devices: &[LinuxDevice]) -> Result<()> {
-        for w in super::v1_writes(resources)? {
-            let dir = self
-                .dir(w.controller)
-                .ok_or_else(|| CgroupError::NoController(w.controller.to_string()))?;
-            fsutil::write(dir, &w.file, &w.value)?;
-        }
-        if let Some(rules) = resources.devices() {
-            let dir = self
-                .dir("devices")
-                .ok_or_else(|| CgroupError::NoController("devices".into()))?;
-            for r in super::devices::container_rules(rules, devices) {
-                fsutil::write(
-                    dir,
-                    if r.allow {
-                        "devices.allow"
-                    } else {
-                        "devices.deny"
-                    },
-                    &r.v1_line(),
-                )?;
-            }
-        }
-        Ok(())
+    fn apply(&self, resources: &LinuxResources) -> Result<()> {
+        self.set(resources, Ctx { update: false })
+    }
+
+    fn update(&self, resources: &LinuxResources) -> Result<()> {
+        self.set(resources, Ctx { update: true })
     }
 
     fn clone_target(&self) -> Option<BorrowedFd<'_>> {
@@ -189,19 +301,25 @@ impl Manager for V1 {
     fn add(&self, pid: Pid) -> Result<()> {
         let pid = pid.to_string();
         for d in &self.dirs {
-            fsutil::write(&d.dir, "cgroup.procs", &pid)?;
+            match fsutil::write(&d.dir, "cgroup.procs", &pid) {
+                Ok(()) => {}
+                // runc only joins name=systemd on a best-effort basis.
+                Err(_) if d.key == "name=systemd" => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
 
     fn pids(&self) -> Result<Vec<Pid>> {
-        // The pids or freezer hierarchy holds every process; fall back to any.
+        // The pids, freezer or devices hierarchy holds every process.
         let dir = self
             .dir("pids")
             .or_else(|| self.dir("freezer"))
+            .or_else(|| self.dir("devices"))
             .or_else(|| self.dirs.first().map(|d| d.dir.as_path()));
         match dir {
-            Some(d) => fsutil::procs(d),
+            Some(d) => fsutil::procs_recursive(d),
             None => Ok(Vec::new()),
         }
     }
@@ -210,43 +328,25 @@ impl Manager for V1 {
         let dir = self
             .dir("freezer")
             .ok_or_else(|| CgroupError::NoController("freezer".into()))?;
-        let want = if frozen { "FROZEN" } else { "THAWED" };
-        for _ in 0..1000 {
-            fsutil::write(dir, "freezer.state", want)?;
-            if fsutil::read(dir, "freezer.state")? == want {
-                return Ok(());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1));
+        if frozen {
+            Self::freeze_v1(dir)
+        } else {
+            fsutil::write(dir, "freezer.state", "THAWED")
         }
-        Err(CgroupError::Busy {
-            path: dir.to_path_buf(),
-        })
     }
 
     fn is_frozen(&self) -> Result<bool> {
         match self.dir("freezer") {
-            Some(d) => Ok(fsutil::read(d, "freezer.state")? != "THAWED"),
-            None => Ok(false),
+            Some(d) if d.exists() => Ok(fsutil::read(d, "freezer.state")? != "THAWED"),
+            _ => Ok(false),
         }
     }
 
     fn destroy(&self) -> Result<()> {
-        for _ in 0..100 {
-            let pids = self.pids()?;
-            if pids.is_empty() {
-                break;
-            }
-            if self.is_frozen().unwrap_or(false) {
-                self.freeze(false)?;
-            }
-            for p in pids {
-                let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
+        self.kill_all()?;
         let mut first_err = None;
         for d in &self.dirs {
-            if let Err(e) = fsutil::remove_dirs(&d.dir, self.created_levels) {
+            if let Err(e) = fsutil::remove_dirs(&d.dir, d.created) {
                 first_err.get_or_insert(e);
             }
         }
@@ -258,8 +358,19 @@ impl Manager for V1 {
             mode: self.mode,
             path: self.path.clone(),
             dirs: self.dirs.clone(),
-            created_levels: self.created_levels,
+            created_levels: self.dirs.iter().map(|d| d.created).max().unwrap_or(0),
         }
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        stats::v1::read_stats(&|c: &str| self.dir(c).map(Path::to_path_buf))
+    }
+
+    fn oom_watch(&self) -> Result<oom::OomWatch> {
+        let dir = self
+            .dir("memory")
+            .ok_or_else(|| CgroupError::NoController("memory".into()))?;
+        oom::OomWatch::v1(dir)
     }
 }
 
@@ -273,11 +384,15 @@ mod tests {
                   33 31 0:30 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
                   40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd\n\
                   41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n\
+                  42 31 0:39 / /sys/fs/cgroup/other rw,relatime - cgroup cgroup rw,name=other\n\
+                  43 31 0:29 /sub /sys/fs/cgroup/cpu2 rw,relatime - cgroup cgroup rw,cpu\n\
+                  44 31 0:40 /ns /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids\n\
                   22 27 0:21 / /proc rw,relatime - proc proc rw\n";
         let h = hierarchies(mi);
-        assert_eq!(h.len(), 4);
-        assert_eq!(h[1].controllers, vec!["cpu", "cpuacct"]);
-        assert_eq!(h[2].controllers, vec!["name=systemd"]);
-        assert_eq!(h[3].controllers, vec![""]);
+        let ctl: Vec<_> = h.iter().map(|h| h.controllers.join(",")).collect();
+        assert_eq!(ctl, vec!["cpu", "cpu,cpuacct", "name=systemd", "", "pids"]);
+        assert_eq!(h[4].root, "/ns");
+        assert_eq!(below_root("/ns/a/b", "/ns"), "/a/b");
+        assert_eq!(below_root("/a", "/"), "/a");
     }
 }

@@ -3,13 +3,18 @@
 
 mod create;
 mod delete;
+mod events;
 mod features;
 mod kill;
 mod list;
+mod pause;
+mod ps;
+mod resume;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -90,6 +95,16 @@ pub enum Command {
     Spec(spec::Args),
     /// Print the features this berth implements.
     Features(features::Args),
+    /// Change the resource limits of a container.
+    Update(Box<update::Args>),
+    /// Freeze every process of a container.
+    Pause(pause::Args),
+    /// Thaw a paused container.
+    Resume(resume::Args),
+    /// Print a container's resource statistics and OOM events.
+    Events(events::Args),
+    /// List the processes of a container.
+    Ps(ps::Args),
 }
 
 /// The version text of `berth --version`.
@@ -165,6 +180,11 @@ fn dispatch(g: &GlobalOpts, command: Command) -> anyhow::Result<i32> {
         Command::List(a) => list::run(&rt, a),
         Command::Spec(a) => spec::run(a),
         Command::Features(a) => features::run(a),
+        Command::Update(a) => update::run(&rt, *a),
+        Command::Pause(a) => pause::run(&rt, a),
+        Command::Resume(a) => resume::run(&rt, a),
+        Command::Events(a) => events::run(&rt, a),
+        Command::Ps(a) => ps::run(&rt, a),
     }
 }
 
@@ -254,6 +274,51 @@ mod tests {
             panic!()
         };
         assert!(l.quiet);
+    }
+
+    #[test]
+    fn cgroup_commands() {
+        let Some(Command::Update(u)) = parse(&[
+            "update",
+            "--memory",
+            "-1",
+            "--pids-limit",
+            "-1",
+            "--cpu-quota",
+            "-1",
+            "c1",
+        ])
+        .command
+        else {
+            panic!()
+        };
+        assert_eq!((u.id.as_str(), u.memory.as_deref()), ("c1", Some("-1")));
+        assert_eq!(u.pids_limit, Some(-1));
+        let Some(Command::Update(u)) = parse(&["update", "--resources=-", "c1"]).command else {
+            panic!()
+        };
+        assert_eq!(u.resources.as_deref(), Some("-"));
+        let Some(Command::Ps(p)) = parse(&["ps", "-f", "json", "c1"]).command else {
+            panic!()
+        };
+        assert_eq!((p.format.as_str(), p.ps_args.len()), ("json", 0));
+        let Some(Command::Ps(p)) = parse(&["ps", "c1", "-o", "pid,comm"]).command else {
+            panic!()
+        };
+        assert_eq!(p.ps_args, vec!["-o", "pid,comm"]);
+        let Some(Command::Events(e)) = parse(&["events", "--interval", "1s", "c1"]).command else {
+            panic!()
+        };
+        assert_eq!((e.interval.as_str(), e.stats), ("1s", false));
+        assert!(matches!(
+            parse(&["pause", "c1"]).command,
+            Some(Command::Pause(_))
+        ));
+        assert!(matches!(
+            parse(&["resume", "c1"]).command,
+            Some(Command::Resume(_))
+        ));
+        assert!(Cli::try_parse_from(["berth", "ps", "-f", "yaml", "c1"]).is_err());
     }
 
     #[test]

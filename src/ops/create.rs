@@ -108,9 +108,9 @@ impl Creation {
         faults::checkpoint("create:dir");
         cgroup.create()?;
         guard.cgroup = Some(cgroup.record());
-        if let Some(res) = &config.resources {
-            cgroup.apply(res, &config.devices)?;
-        }
+        // Always: the default device rules apply even without resources.
+        let no_resources = oci_spec::runtime::LinuxResources::default();
+        cgroup.apply(config.resources.as_ref().unwrap_or(&no_resources))?;
         drop(cg_phase);
         faults::checkpoint("create:cgroup");
 

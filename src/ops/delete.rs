@@ -37,14 +37,22 @@ pub fn delete(rt: &Runtime, id: &str, force: bool) -> Result<()> {
 
 /// Kills what still runs and removes the cgroup.
 pub(super) fn destroy(state: &ContainerState, action: DeleteAction) -> Result<()> {
+    let cgroup = state.cgroup.as_ref().map(cgroups::from_record);
     if action == DeleteAction::KillThenRelease {
+        // A paused container's init cannot exit while frozen (v1): the
+        // cgroup's kill thaws what it kills.
+        if let Some(cg) = &cgroup
+            && cg.is_frozen().unwrap_or(false)
+        {
+            cg.destroy()?;
+        }
         kill_init(state)?;
     }
     crate::faults::checkpoint("delete:killed");
-    if let Some(rec) = &state.cgroup {
+    if let Some(cg) = &cgroup {
         // Also kills processes left behind by a container without its own
         // PID namespace, then removes the directories.
-        cgroups::from_record(rec).destroy()?;
+        cg.destroy()?;
     }
     Ok(())
 }

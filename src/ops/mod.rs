@@ -4,23 +4,31 @@
 
 mod create;
 mod delete;
+mod events;
 mod features;
 mod kill;
 mod list;
+mod pause;
+mod ps;
 mod run;
 mod start;
 mod state;
+mod update;
 
 use std::path::PathBuf;
 
 pub use create::{CreateOptions, create};
 pub use delete::delete;
+pub use events::{events, parse_duration};
 pub use features::features;
 pub use kill::kill;
 pub use list::{ListEntry, list};
+pub use pause::{pause, resume};
+pub use ps::{pids as ps_pids, table as ps_table};
 pub use run::{RunOptions, run};
 pub use start::start;
 pub use state::{ContainerStatus, state};
+pub use update::{UpdateFlags, read_resources, resources_from_flags, update};
 
 use crate::state::Store;
 

@@ -8,6 +8,7 @@
 //! does not cover (clone3, the new mount API, pidfds, seccomp loading, ...).
 #![allow(unsafe_code)]
 
+pub mod bpf;
 pub mod clone;
 pub mod fd;
 pub mod mount;

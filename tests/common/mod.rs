@@ -262,16 +262,37 @@ impl Fixture {
         panic!("container {id} never reached {status} (last seen: {last:?})");
     }
 
-    /// The cgroup directories this fixture's containers may use.
+    /// Gives the containers created next from this bundle a cgroup of
+    /// their own, `<name>.<suffix>` (runc and berth refuse a cgroup that
+    /// already has processes). `assert_clean` checks these too.
+    pub fn separate_cgroup(&self, suffix: &str) {
+        let path = cgroup_path(&format!("{}.{suffix}", self.name));
+        self.edit(|c| c["linux"]["cgroupsPath"] = json!(path));
+    }
+
+    /// The cgroup directories this fixture's containers may use: its own
+    /// and the `separate_cgroup` ones, in every hierarchy.
     pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
-        let rel = cgroup_path(&self.name);
-        let mut out = Vec::new();
+        let prefix = format!("berth-test-{}", std::process::id());
+        let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
         if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
-            for e in entries.flatten() {
-                out.push(e.path().join(rel.trim_start_matches('/')));
+            roots.extend(entries.flatten().map(|e| e.path()));
+        }
+        let mut out = Vec::new();
+        for root in roots {
+            let dir = root.join(&prefix);
+            out.push(dir.join(&self.name));
+            let separate = format!("{}.", self.name);
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                out.extend(
+                    entries
+                        .flatten()
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                        .filter(|e| e.file_name().to_string_lossy().starts_with(&separate))
+                        .map(|e| e.path()),
+                );
             }
         }
-        out.push(PathBuf::from("/sys/fs/cgroup").join(rel.trim_start_matches('/')));
         out
     }
 
@@ -308,11 +329,10 @@ impl Drop for Fixture {
             let _ = self.cmd().args(["delete", "--force", id]).output();
         }
         // The per-container cgroup leaf is removed by delete; the prefix is ours.
-        let prefix = format!("berth-test-{}", std::process::id());
-        if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
-            for e in entries.flatten() {
-                let _ = std::fs::remove_dir(e.path().join(&prefix).join(&self.name));
-                let _ = std::fs::remove_dir(e.path().join(&prefix));
+        for d in self.cgroup_dirs() {
+            let _ = std::fs::remove_dir(&d);
+            if let Some(prefix) = d.parent() {
+                let _ = std::fs::remove_dir(prefix);
             }
         }
     }

@@ -1,0 +1,16 @@
+//! `berth pause`.
+
+use crate::ops::{self, Runtime};
+
+/// Arguments of `pause`.
+#[derive(Debug, clap::Args)]
+#[group(skip)]
+pub struct Args {
+    /// Container ID.
+    pub id: String,
+}
+
+pub fn run(rt: &Runtime, a: Args) -> anyhow::Result<i32> {
+    ops::pause(rt, &a.id)?;
+    Ok(0)
+}
