@@ -14,6 +14,7 @@ pub mod cli;
 pub mod hooks;
 pub mod launch;
 pub mod logging;
+pub mod netlink;
 pub mod ops;
 pub mod proc;
 pub mod rootpath;

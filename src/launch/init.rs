@@ -13,7 +13,8 @@
 //! 7. `Ready`, `Committed`, the gate, startContainer hooks;
 //! 8. close descriptors, reset signals, seccomp, `execve`.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::cell::Cell;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -25,7 +26,7 @@ use super::parent::{Gate, LaunchRequest};
 use super::plan::NsPlan;
 use super::protocol::{Channel, ChannelError, FromInit, ToInit};
 use super::rootfs::{self, CgroupMount, RootfsError};
-use super::{dev, exec, identity};
+use super::{attrs, dev, exec, identity};
 use crate::logging::Phase;
 use crate::spec::{Config, NsKind};
 use crate::state::{SpecState, Status};
@@ -40,8 +41,15 @@ pub(super) struct InitCtx<'a> {
     pub chan: Channel,
     pub joins: Vec<(NsKind, OwnedFd)>,
     pub gate: Option<OwnedFd>,
+    /// A write end of the gate FIFO: after the gate, a failure is written
+    /// there for `start` to report.
+    pub gate_report: Option<OwnedFd>,
     pub console: Option<OwnedFd>,
+    /// Idmapped bind mounts the parent prepared, by mount index.
+    pub prepared: Vec<(usize, OwnedFd)>,
     pub parent: Pid,
+    /// Set once `start` (or `run`) has opened the gate.
+    pub past_gate: Cell<bool>,
 }
 
 /// Set-up failures inside the init; sent to the parent as text.
@@ -59,6 +67,8 @@ enum InitError {
     Tty(#[from] crate::tty::TtyError),
     #[error(transparent)]
     Hook(#[from] hooks::HookError),
+    #[error(transparent)]
+    Attr(#[from] attrs::AttrError),
     #[error("{0}")]
     Msg(String),
 }
@@ -74,10 +84,21 @@ pub(super) fn run(ctx: InitCtx<'_>) -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
+    report(&ctx, &err.to_string());
+    sys::process::exit_now(1)
+}
+
+/// Tells whoever waits on the init why it failed: the parent over the
+/// socket (`create`, `run`), and after the gate `start` through the FIFO.
+fn report(ctx: &InitCtx<'_>, msg: &str) {
+    if ctx.past_gate.get()
+        && let Some(w) = &ctx.gate_report
+    {
+        let _ = nix::unistd::write(w, msg.as_bytes());
+    }
     let _ = ctx
         .chan
-        .send_to_parent(&FromInit::Error(err.to_string()), None);
-    sys::process::exit_now(1)
+        .send_to_parent(&FromInit::Error(msg.to_string()), None);
 }
 
 fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
@@ -104,7 +125,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
         record: ctx.req.cgroup_record.clone(),
         own_ns: config.has_namespace(NsKind::Cgroup),
     };
-    rootfs::mount_all(config, root.as_fd(), &cgroup)?;
+    rootfs::mount_all(config, root.as_fd(), &cgroup, &ctx.prepared)?;
     dev::setup(root.as_fd(), config, config.in_userns())?;
     drop(mounts);
 
@@ -152,6 +173,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     if process.no_new_privileges {
         nix::sys::prctl::set_no_new_privs().map_err(sys_err("prctl(PR_SET_NO_NEW_PRIVS)"))?;
     }
+    attrs::apply(config, process)?;
 
     // The environment (HOME from the container's /etc/passwd) and the
     // program's path are resolved inside the container, as root, before the
@@ -196,14 +218,17 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     ctx.chan.expect_from_parent(ToInit::Committed)?;
 
     wait_at_gate(ctx)?;
+    ctx.past_gate.set(true);
     if let Some(h) = config
         .hooks
         .start_container()
         .as_deref()
         .filter(|h| !h.is_empty())
     {
-        hooks::run_all("startContainer", h, &state_json(ctx, Status::Created))?;
+        // As in runc, a hook without `env` gets the container's.
+        hooks::run_all_with_env("startContainer", h, &state_json(ctx, Status::Created), &env)?;
     }
+    attrs::apply_labels(process)?;
     exec_program(ctx, &exec_args, !early)
 }
 
@@ -365,21 +390,33 @@ fn exec_program(
     load_seccomp: bool,
 ) -> Result<std::convert::Infallible, InitError> {
     sys::process::reset_signals().map_err(sys_err("reset signals"))?;
-    sys::fd::close_from(3 + ctx.req.preserve_fds).map_err(sys_err("close descriptors"))?;
+    // The sync socket and the gate stay open (close-on-exec): whoever waits
+    // for the start sees them close at `execve`, or gets the error below.
+    let keep: Vec<i32> = [
+        Some(ctx.chan.as_fd()),
+        ctx.gate.as_ref().map(|f| f.as_fd()),
+        ctx.gate_report.as_ref().map(|f| f.as_fd()),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|f| f.as_raw_fd())
+    .collect();
+    sys::fd::close_from_except(3 + ctx.req.preserve_fds, &keep)
+        .map_err(sys_err("close descriptors"))?;
     if load_seccomp
         && let Some(s) = ctx.req.seccomp.as_ref()
         && let Err(e) = sys::seccomp::load(&s.program, s.flags)
     {
-        report_after_close(&format!("seccomp: load filter: {e}"));
+        report_after_close(ctx, &format!("seccomp: load filter: {e}"));
     }
     let e = sys::process::execve(args);
-    report_after_close(&format!("exec {:?}: {}", args.path(), e.desc()));
+    report_after_close(ctx, &format!("exec {:?}: {}", args.path(), e.desc()));
 }
 
-/// After `close_from` the sync socket is gone: the only channel left is the
-/// container's stderr.
-fn report_after_close(msg: &str) -> ! {
+/// After `close_from`: the error goes to the container's stderr too.
+fn report_after_close(ctx: &InitCtx<'_>, msg: &str) -> ! {
     let line = format!("berth: {msg}\n");
     let _ = nix::unistd::write(sys::fd::stdio(2), line.as_bytes());
+    report(ctx, msg);
     sys::process::exit_now(255)
 }

@@ -69,12 +69,27 @@ impl Launched {
         Ok(())
     }
 
-    /// For `run`: opens the gate through the socket right away.
+    /// For `run`: opens the gate through the socket and waits until the
+    /// init has exec'd the program (the socket closes) or failed on the
+    /// way, for example in a startContainer hook (it reports why).
     pub fn start(&mut self) -> Result<(), LaunchError> {
-        if let Some(c) = self.chan.take() {
-            c.send_to_init(ToInit::Start)?;
+        let Some(c) = self.chan.take() else {
+            return Ok(());
+        };
+        c.send_to_init(ToInit::Start)?;
+        loop {
+            match c.recv_from_init() {
+                Ok((FromInit::Error(msg), _)) => return Err(LaunchError::Init(msg)),
+                Ok(_) => continue,
+                Err(protocol::ChannelError::Closed) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
         }
-        Ok(())
+    }
+
+    /// Kills the init and waits for it (after a failed start).
+    pub fn kill(&mut self) {
+        kill_and_reap(self.pid, self.pidfd.as_ref().map(|f| f.as_fd()));
     }
 }
 
@@ -213,21 +228,26 @@ pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
         })?),
         _ => None,
     };
-    let gate = match req.gate {
+    let (gate, gate_report) = match req.gate {
         Gate::Fifo(path) => {
             nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o622))
                 .map_err(LaunchError::sys(format!("mkfifo {}", path.display())))?;
-            Some(
+            let open = |flags: OFlag| {
                 nix::fcntl::open(
                     path,
-                    OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+                    flags | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
                     Mode::empty(),
                 )
-                .map_err(LaunchError::sys(format!("open {}", path.display())))?,
-            )
+                .map_err(LaunchError::sys(format!("open {}", path.display())))
+            };
+            // The read end is the gate; the write end lets the init tell
+            // `start` why it failed after the gate.
+            let r = open(OFlag::O_RDONLY)?;
+            (Some(r), Some(open(OFlag::O_WRONLY)?))
         }
-        Gate::Socket => None,
+        Gate::Socket => (None, None),
     };
+    let prepared = super::idmap::prepare(config)?;
     let (parent_chan, init_chan) = protocol::pair()?;
     let parent_pid = nix::unistd::getpid();
 
@@ -248,8 +268,11 @@ pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
                 chan: init_chan,
                 joins,
                 gate,
+                gate_report,
                 console,
+                prepared,
                 parent: parent_pid,
+                past_gate: std::cell::Cell::new(false),
             })
         }
         Ok(Forked::Parent { pid, pidfd }) => (pid, pidfd),
@@ -264,6 +287,8 @@ pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
     drop(clone_phase);
     drop(init_chan);
     drop(gate);
+    drop(gate_report);
+    drop(prepared);
     drop(console);
     drop(joins);
     let mut launched = Launched {
@@ -296,7 +321,11 @@ pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
         if !placed_by_clone {
             req.cgroup.add(pid)?;
         }
+        super::attrs::reset_affinity(pid);
+        super::netdev::move_all(&config.net_devices, pid)?;
         parent_chan.send_to_init(ToInit::Proceed)?;
+    } else {
+        super::attrs::reset_affinity(pid);
     }
     expect = expect.proceeded();
 

@@ -40,6 +40,37 @@ pub fn close_from(first: RawFd) -> Result<()> {
     .map(drop)
 }
 
+/// Closes every descriptor from `first` upwards except those in `keep`
+/// (which must be close-on-exec, so they still go at `execve`).
+///
+/// The same contract as [`close_from`] applies to the closed ones.
+pub fn close_from_except(first: RawFd, keep: &[RawFd]) -> Result<()> {
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|k| *k >= first).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut lo = first;
+    for k in keep {
+        if k > lo {
+            close_range(lo, k - 1)?;
+        }
+        lo = k + 1;
+    }
+    close_range(lo, RawFd::MAX)
+}
+
+fn close_range(lo: RawFd, hi: RawFd) -> Result<()> {
+    // SAFETY: as for `close_from`; the caller's contract covers ownership.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            lo as libc::c_uint,
+            hi as libc::c_uint,
+            0,
+        )
+    })
+    .map(drop)
+}
+
 /// Clears `FD_CLOEXEC` on a descriptor the caller asked to pass into the
 /// container (stdio, `--preserve-fds`, `LISTEN_FDS`).
 pub fn keep_across_exec(fd: RawFd) -> Result<()> {

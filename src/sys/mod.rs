@@ -14,6 +14,7 @@ pub mod mount;
 pub mod process;
 pub mod seccomp;
 pub mod tty;
+pub mod userns;
 
 pub use nix::errno::Errno;
 
