@@ -424,3 +424,33 @@ fn read_all(mut f: std::fs::File) -> Vec<u8> {
 pub fn s(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+/// The static probe binary (`tests/probe/probe.c`), compiled once with the
+/// system C compiler (gcc and libc6-dev, installed by `.ci/install-deps`).
+pub fn probe() -> PathBuf {
+    static PROBE: OnceLock<PathBuf> = OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+            let out = dir.join("berth-probe");
+            let tmp = dir.join(format!("berth-probe.{}", std::process::id()));
+            let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/probe/probe.c");
+            let st = Command::new("cc")
+                .args(["-static", "-O2", "-pthread", "-o"])
+                .arg(&tmp)
+                .arg(&src)
+                .status()
+                .expect("cc (apt-get install gcc libc6-dev)");
+            assert!(st.success(), "compiling {}", src.display());
+            std::fs::rename(&tmp, &out).unwrap();
+            out
+        })
+        .clone()
+}
+
+impl Fixture {
+    /// Copies the probe into the rootfs as `/bin/probe`.
+    pub fn install_probe(&self) {
+        std::fs::copy(probe(), self.rootfs().join("bin/probe")).unwrap();
+    }
+}
