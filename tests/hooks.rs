@@ -77,7 +77,10 @@ fn each_hook_runs_at_its_moment_in_its_namespace() {
     f.create("c1");
     let init = f.state("c1")["pid"].as_i64().unwrap();
     for name in ["prestart", "createRuntime", "createContainer"] {
-        assert!(host.join(format!("{name}.state")).exists(), "{name} ran at create");
+        assert!(
+            host.join(format!("{name}.state")).exists(),
+            "{name} ran at create"
+        );
     }
     assert!(!f.rootfs().join("hooklog/startContainer.state").exists());
     assert!(!host.join("poststart.state").exists());
@@ -95,7 +98,10 @@ fn each_hook_runs_at_its_moment_in_its_namespace() {
         }
     };
     assert!(rec("startContainer").join("startContainer.state").exists());
-    assert!(host.join("poststart.state").exists(), "poststart ran before start returned");
+    assert!(
+        host.join("poststart.state").exists(),
+        "poststart ran before start returned"
+    );
     // poststart runs after the program was executed: its cmdline is the
     // container's, not berth's.
     // (busybox sh execs its last command itself, so either may show.)
@@ -108,13 +114,26 @@ fn each_hook_runs_at_its_moment_in_its_namespace() {
     let container_mnt = read(&f.rootfs().join("hooklog/container.mnt"));
     assert_ne!(container_mnt.trim(), host_mnt);
     f.ok(&["delete", "c1"]);
-    assert!(host.join("poststop.state").exists(), "poststop ran at delete");
+    assert!(
+        host.join("poststop.state").exists(),
+        "poststop ran at delete"
+    );
 
     for (name, status, ns, pid) in [
         ("prestart", "creating", &host_mnt, init),
         ("createRuntime", "creating", &host_mnt, init),
-        ("createContainer", "creating", &container_mnt.trim().to_string(), 1),
-        ("startContainer", "created", &container_mnt.trim().to_string(), 1),
+        (
+            "createContainer",
+            "creating",
+            &container_mnt.trim().to_string(),
+            1,
+        ),
+        (
+            "startContainer",
+            "created",
+            &container_mnt.trim().to_string(),
+            1,
+        ),
         ("poststart", "running", &host_mnt, init),
         ("poststop", "stopped", &host_mnt, 0),
     ] {
@@ -127,7 +146,11 @@ fn each_hook_runs_at_its_moment_in_its_namespace() {
         if name != "poststop" {
             assert_eq!(st["pid"], pid, "{name}: pid as seen in its namespace");
         }
-        assert_eq!(read(&dir.join(format!("{name}.mnt"))).trim(), ns.as_str(), "{name}: mount namespace");
+        assert_eq!(
+            read(&dir.join(format!("{name}.mnt"))).trim(),
+            ns.as_str(),
+            "{name}: mount namespace"
+        );
         assert_eq!(
             read(&dir.join(format!("{name}.args"))),
             format!("{} zero first-arg {name}-env\n", argv0(name)),
@@ -241,7 +264,10 @@ fn failing_poststop_hook_is_a_warning() {
     let out = f.berth(&["delete", "c1"]);
     assert!(out.status.success(), "{}", common::s(&out.stderr));
     let err = common::s(&out.stderr);
-    assert!(err.contains("poststop hook #0 (/bin/sh): exit status 3"), "{err}");
+    assert!(
+        err.contains("poststop hook #0 (/bin/sh): exit status 3"),
+        "{err}"
+    );
     assert!(marker.exists(), "the remaining hooks still run");
     f.assert_clean();
 }

@@ -26,11 +26,15 @@ fn scheduler_policy_nice_and_flags() {
     let f = Fixture::new("attr-sched", &["probe", "sched"]);
     f.install_probe();
     f.edit(|c| {
-        c["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7, "flags": ["SCHED_FLAG_RESET_ON_FORK"]});
+        c["process"]["scheduler"] =
+            json!({"policy": "SCHED_BATCH", "nice": 7, "flags": ["SCHED_FLAG_RESET_ON_FORK"]});
     });
     // sched_getattr reports RESET_ON_FORK among the flags.
     assert_eq!(
-        f.output("c1").split_whitespace().take(4).collect::<Vec<_>>(),
+        f.output("c1")
+            .split_whitespace()
+            .take(4)
+            .collect::<Vec<_>>(),
         ["policy=3", "flags=1", "nice=7", "priority=0"]
     );
     f.edit(|c| c["process"]["scheduler"] = json!({"policy": "SCHED_IDLE"}));
@@ -191,7 +195,9 @@ fn lsm_labels_are_refused_without_the_lsm() {
 fn intel_rdt_is_refused() {
     refused(
         "attr-rdt",
-        |c| c["linux"]["intelRdt"] = json!({"closID": "guaranteed_group", "schemata": ["L3:0=7f0"]}),
+        |c| {
+            c["linux"]["intelRdt"] = json!({"closID": "guaranteed_group", "schemata": ["L3:0=7f0"]})
+        },
         "linux.intelRdt: no resctrl filesystem is mounted on this host",
     );
 }

@@ -1,7 +1,7 @@
 /* A static helper copied into test containers, to read back from inside
  * the container what busybox cannot show: memory policy, scheduling
- * attributes, I/O priority, 32-bit system calls and per-thread seccomp
- * kills. Each subcommand prints one line. */
+ * attributes, I/O priority, 32-bit system calls, per-thread seccomp
+ * kills and raw system calls. Each subcommand prints one line. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -21,9 +21,9 @@ struct sched_attr_probe {
     uint32_t util_min, util_max;
 };
 
-static void *call_getppid(void *arg) {
+static void *call_getcpu(void *arg) {
     (void)arg;
-    syscall(SYS_getppid);
+    syscall(SYS_getcpu, NULL, NULL, NULL);
     return NULL;
 }
 
@@ -64,11 +64,18 @@ int main(int argc, char **argv) {
             printf("errno=%ld\n", -ret);
         else
             printf("pid=%ld\n", ret);
-    } else if (!strcmp(argv[1], "thread-getppid")) {
+    } else if (!strcmp(argv[1], "thread-getcpu")) {
+        /* getcpu from a second thread; busybox never makes this call. */
         pthread_t t;
-        pthread_create(&t, NULL, call_getppid, NULL);
+        pthread_create(&t, NULL, call_getcpu, NULL);
         pthread_join(t, NULL);
         printf("process survived\n");
+    } else if (!strcmp(argv[1], "syscall") && argc > 2) {
+        long ret = syscall(atol(argv[2]), 0, 0, 0, 0, 0, 0);
+        if (ret < 0)
+            printf("errno=%d\n", errno);
+        else
+            printf("ret=%ld\n", ret);
     } else {
         return 2;
     }
