@@ -63,6 +63,17 @@ fn move_one(
     let link = host
         .link(&d.host_name)
         .map_err(err(d, "find the device in the runtime's network namespace"))?;
+    // The kernel moves first and renames after: a taken name would fail
+    // with the device already moved. Check it here, while it is still ours.
+    if !d.name.contains("%d") && inside.link(&d.name).is_ok() {
+        return Err(err(
+            d,
+            &format!(
+                "a device named {:?} already exists in the container",
+                d.name
+            ),
+        )(Errno::EEXIST));
+    }
     // Down first, so the host sees no half-moved device; the addresses are
     // read before the move, which drops them.
     host.set_up(link.index, false)
