@@ -335,6 +335,16 @@ fn fs_mount(
     }
     for opt in &e.options.data {
         let r = match opt {
+            // mount(2) takes MS_I_VERSION for any filesystem and ignores it
+            // where it means nothing; fsconfig only knows it for the
+            // filesystems that parse it, so the others may refuse it.
+            DataOption::Flag(k) if k == "iversion" => match ctx.set_flag(k) {
+                Err(Errno::EINVAL) => {
+                    let _ = ctx.last_message();
+                    Ok(())
+                }
+                other => other,
+            },
             DataOption::Flag(k) => ctx.set_flag(k),
             DataOption::Value(k, v) => ctx.set_string(k, v),
         };
