@@ -65,12 +65,8 @@ fn every_mount_option_mounts() {
         }
     });
     let out = f.output("c1");
-    for i in 0..opts.len() {
-        assert!(
-            out.contains(&format!(" /opt/m{i} ")),
-            "{} is not mounted",
-            opts[i]
-        );
+    for (i, o) in opts.iter().enumerate() {
+        assert!(out.contains(&format!(" /opt/m{i} ")), "{o} is not mounted");
     }
     f.assert_clean();
 }
