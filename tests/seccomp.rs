@@ -406,6 +406,27 @@ fn listener_gets_the_state_and_answers_notified_calls() {
 }
 
 #[test]
+fn the_filter_is_loaded_last() {
+    // Calls berth itself makes after the user switch (polling the gate,
+    // spawning a startContainer hook, closing descriptors) are refused by
+    // the filter, yet the container starts: the filter comes after them.
+    let f = Fixture::new("sc-last", &["true"]);
+    f.edit(|c| {
+        c["hooks"] = json!({"startContainer": [{"path": "/bin/true"}]});
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["close_range", "ppoll", "poll", "memfd_create", "clone3", "pidfd_open"],
+                          "action": "SCMP_ACT_ERRNO"}]
+        });
+    });
+    f.create("c1");
+    f.ok(&["start", "c1"]);
+    f.wait_status("c1", "stopped");
+    f.ok(&["delete", "c1"]);
+    f.assert_clean();
+}
+
+#[test]
 fn unreachable_listener_fails_create() {
     let f = Fixture::new("sc-nolistener", &["true"]);
     f.edit(|c| {

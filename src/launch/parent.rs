@@ -414,11 +414,10 @@ fn send_to_listener(
         return Ok(());
     };
     let path = seccomp.listener_path().clone().unwrap_or_default();
-    let state = serde_json::json!({
+    let mut state = serde_json::json!({
         "ociVersion": config.oci_version,
         "fds": ["seccompFd"],
         "pid": pid.as_raw(),
-        "metadata": seccomp.listener_metadata().clone().unwrap_or_default(),
         "state": {
             "ociVersion": config.oci_version,
             "id": id,
@@ -428,6 +427,12 @@ fn send_to_listener(
             "annotations": config.annotations,
         }
     });
+    // `metadata` is optional: sent only when the config has it.
+    if let Some(m) = seccomp.listener_metadata() {
+        state["metadata"] = serde_json::Value::from(m.as_str());
+    }
+    // One state per connection, and the connection is closed after it
+    // (the stream is dropped on return).
     let stream =
         std::os::unix::net::UnixStream::connect(&path).map_err(|source| LaunchError::Listener {
             path: path.display().to_string(),
