@@ -412,12 +412,13 @@ fn configured_devices_are_created() {
         &[
             "sh",
             "-c",
-            "stat -c '%n %F %t:%T %a %u:%g' /dev/fuse /dev/loop-test /opt/mynull; echo x > /opt/mynull && echo null-ok",
+            "stat -c '%n %F %t:%T %a %u:%g' /dev/fuse /dev/ufuse /dev/loop-test /opt/mynull; echo x > /opt/mynull && echo null-ok",
         ],
     );
     f.edit(|c| {
         c["linux"]["devices"] = json!([
             {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o600, "uid": 5, "gid": 6},
+            {"path": "/dev/ufuse", "type": "u", "major": 10, "minor": 229},
             {"path": "/dev/loop-test", "type": "b", "major": 7, "minor": 200, "fileMode": 0o640},
             {"path": "/opt/mynull", "type": "c", "major": 1, "minor": 3}
         ]);
@@ -425,7 +426,7 @@ fn configured_devices_are_created() {
     });
     assert_eq!(
         f.output("c1"),
-        "/dev/fuse character special file a:e5 600 5:6\n/dev/loop-test block special file 7:c8 640 0:0\n\
+        "/dev/fuse character special file a:e5 600 5:6\n/dev/ufuse character special file a:e5 666 0:0\n/dev/loop-test block special file 7:c8 640 0:0\n\
          /opt/mynull character special file 1:3 666 0:0\nnull-ok\n"
     );
     // A FIFO. (Without linux.resources: the cgroup device rules, which are
