@@ -219,17 +219,20 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
 
     wait_at_gate(ctx)?;
     ctx.past_gate.set(true);
-    if let Some(h) = config
-        .hooks
-        .start_container()
-        .as_deref()
-        .filter(|h| !h.is_empty())
-    {
-        // As in runc, a hook without `env` gets the container's.
-        hooks::run_all_with_env("startContainer", h, &state_json(ctx, Status::Created), &env)?;
-    }
+    start_container_hooks(ctx, &env)?;
     attrs::apply_labels(process)?;
     exec_program(ctx, &exec_args, !early)
+}
+
+/// The startContainer hooks, in the container; as in runc, a hook without
+/// `env` gets the container's environment.
+fn start_container_hooks(ctx: &InitCtx<'_>, env: &[String]) -> Result<(), InitError> {
+    let hooks = ctx.req.config.hooks.start_container().as_deref();
+    let Some(h) = hooks.filter(|h| !h.is_empty()) else {
+        return Ok(());
+    };
+    let state = state_json(ctx, Status::Created);
+    Ok(hooks::run_all_with_env("startContainer", h, &state, env)?)
 }
 
 /// Loads the filter now and, with a listener, hands its descriptor over.

@@ -207,6 +207,27 @@ fn write_id_maps(pid: Pid, config: &Config) -> Result<(), LaunchError> {
     write("gid_map", IdMap::to_proc_format(&config.gid_mappings))
 }
 
+/// Makes `exec.fifo` and opens both its ends for the init: the read end is
+/// the gate; the write end lets the init tell `start` why it failed after
+/// the gate. Nothing for `run`, which uses the socket.
+fn open_gate(gate: &Gate<'_>) -> Result<(Option<OwnedFd>, Option<OwnedFd>), LaunchError> {
+    let Gate::Fifo(path) = gate else {
+        return Ok((None, None));
+    };
+    nix::unistd::mkfifo(*path, Mode::from_bits_truncate(0o622))
+        .map_err(LaunchError::sys(format!("mkfifo {}", path.display())))?;
+    let open = |flags: OFlag| {
+        nix::fcntl::open(
+            *path,
+            flags | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(LaunchError::sys(format!("open {}", path.display())))
+    };
+    let r = open(OFlag::O_RDONLY)?;
+    Ok((Some(r), Some(open(OFlag::O_WRONLY)?)))
+}
+
 /// Starts the container's init and drives it until it is `Ready` at the gate.
 pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
     let config = req.config;
@@ -228,25 +249,7 @@ pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
         })?),
         _ => None,
     };
-    let (gate, gate_report) = match req.gate {
-        Gate::Fifo(path) => {
-            nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o622))
-                .map_err(LaunchError::sys(format!("mkfifo {}", path.display())))?;
-            let open = |flags: OFlag| {
-                nix::fcntl::open(
-                    path,
-                    flags | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(LaunchError::sys(format!("open {}", path.display())))
-            };
-            // The read end is the gate; the write end lets the init tell
-            // `start` why it failed after the gate.
-            let r = open(OFlag::O_RDONLY)?;
-            (Some(r), Some(open(OFlag::O_WRONLY)?))
-        }
-        Gate::Socket => (None, None),
-    };
+    let (gate, gate_report) = open_gate(&req.gate)?;
     let prepared = super::idmap::prepare(config)?;
     let (parent_chan, init_chan) = protocol::pair()?;
     let parent_pid = nix::unistd::getpid();

@@ -176,39 +176,7 @@ pub(super) fn check_seccomp(linux: &Linux) -> Result<()> {
         .iter()
         .enumerate()
     {
-        let field = |f: &str| format!("linux.seccomp.syscalls[{i}].{f}");
-        if sc.names().is_empty() {
-            return invalid(field("names"), "must not be empty");
-        }
-        if sc.errno_ret().is_some() && !takes_errno(sc.action()) {
-            return invalid(
-                field("errnoRet"),
-                "only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE",
-            );
-        }
-        for (j, a) in sc.args().iter().flatten().enumerate() {
-            if a.index() > 5 {
-                return invalid(
-                    format!("linux.seccomp.syscalls[{i}].args[{j}].index"),
-                    format!("{} is not a syscall argument (0..5)", a.index()),
-                );
-            }
-        }
-        if sc.action() == LinuxSeccompAction::ScmpActNotify {
-            notify = true;
-            if let Some(n) = sc
-                .names()
-                .iter()
-                .find(|n| NOTIFY_FORBIDDEN.contains(&n.as_str()))
-            {
-                return invalid(
-                    field("names"),
-                    format!(
-                        "SCMP_ACT_NOTIFY cannot be used for {n:?}, which berth needs to hand the listener over"
-                    ),
-                );
-            }
-        }
+        notify |= check_rule(i, sc)?;
     }
     let listener = s
         .listener_path()
@@ -244,6 +212,44 @@ pub(super) fn check_seccomp(linux: &Linux) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// One `linux.seccomp.syscalls[i]` entry; returns whether it notifies.
+fn check_rule(i: usize, sc: &oci_spec::runtime::LinuxSyscall) -> Result<bool> {
+    let field = |f: &str| format!("linux.seccomp.syscalls[{i}].{f}");
+    if sc.names().is_empty() {
+        return invalid(field("names"), "must not be empty");
+    }
+    if sc.errno_ret().is_some() && !takes_errno(sc.action()) {
+        return invalid(
+            field("errnoRet"),
+            "only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE",
+        );
+    }
+    for (j, a) in sc.args().iter().flatten().enumerate() {
+        if a.index() > 5 {
+            return invalid(
+                format!("linux.seccomp.syscalls[{i}].args[{j}].index"),
+                format!("{} is not a syscall argument (0..5)", a.index()),
+            );
+        }
+    }
+    if sc.action() != LinuxSeccompAction::ScmpActNotify {
+        return Ok(false);
+    }
+    if let Some(n) = sc
+        .names()
+        .iter()
+        .find(|n| NOTIFY_FORBIDDEN.contains(&n.as_str()))
+    {
+        return invalid(
+            field("names"),
+            format!(
+                "SCMP_ACT_NOTIFY cannot be used for {n:?}, which berth needs to hand the listener over"
+            ),
+        );
+    }
+    Ok(true)
 }
 
 /// `MPOL_PREFERRED_MANY` and `MPOL_WEIGHTED_INTERLEAVE` (Linux 5.15, 6.9),
