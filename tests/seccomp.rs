@@ -405,6 +405,73 @@ fn listener_gets_the_state_and_answers_notified_calls() {
     f.assert_clean();
 }
 
+/// With WAIT_KILLABLE_RECV, a call whose notification the agent has
+/// received is not interrupted by a signal: the agent's late answer still
+/// lands. Without the flag the signal takes the call back, and the answer
+/// finds nothing to answer (ENOENT).
+fn killable_wait(name: &str, flag: bool) -> (Result<(), nix::errno::Errno>, String) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let f = Fixture::new(name, &["probe", "mkdir-with-handler", "/dev/shm/a"]);
+    f.install_probe();
+    let sock = f.dir.path().join("agent.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    f.edit(|c| {
+        let mut s = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock,
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]});
+        if flag {
+            s["flags"] = json!(["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]);
+        }
+        c["linux"]["seccomp"] = s;
+    });
+    let agent = std::thread::spawn(move || {
+        use berth::sys::seccomp::{Answer, receive, respond};
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 65536];
+        let fd = berth::sys::fd::recv_fd(conn.as_fd(), &mut buf)
+            .unwrap()
+            .1
+            .unwrap();
+        let n = receive(fd.as_fd()).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(n.pid as i32),
+            nix::sys::signal::Signal::SIGUSR1,
+        )
+        .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let first = respond(fd.as_fd(), n.id, Answer::Fail(libc::ENOSPC));
+        // A restarted call notifies again: let it run, so the shell ends.
+        loop {
+            let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+            if poll(&mut fds, PollTimeout::from(300u16)).unwrap() == 0 {
+                break;
+            }
+            match receive(fd.as_fd()) {
+                Ok(n) => {
+                    let _ = respond(fd.as_fd(), n.id, Answer::Fail(libc::EINTR));
+                }
+                Err(_) => break,
+            }
+        }
+        first
+    });
+    let (_, out, _) = f.run("c1");
+    let first = agent.join().unwrap();
+    f.assert_clean();
+    (first, out)
+}
+
+#[test]
+fn wait_killable_recv_keeps_a_received_call_waiting() {
+    // The handler runs once the call is answered: ENOSPC (28) came back.
+    let (first, out) = killable_wait("sc-killable", true);
+    assert_eq!(first, Ok(()), "{out}");
+    assert_eq!(out, "handled SIGUSR1\nerrno=28\n");
+    // Without the flag the handler interrupts the call (EINTR, 4).
+    let (first, out) = killable_wait("sc-notkillable", false);
+    assert_eq!(first, Err(nix::errno::Errno::ENOENT), "{out}");
+    assert_eq!(out, "handled SIGUSR1\nerrno=4\n");
+}
+
 #[test]
 fn the_filter_is_loaded_last() {
     // Calls berth itself makes after the user switch (polling the gate,

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,12 @@ static void *call_getcpu(void *arg) {
     (void)arg;
     syscall(SYS_getcpu, NULL, NULL, NULL);
     return NULL;
+}
+
+static void on_usr1(int sig) {
+    (void)sig;
+    static const char msg[] = "handled SIGUSR1\n";
+    write(1, msg, sizeof msg - 1);
 }
 
 int main(int argc, char **argv) {
@@ -70,6 +78,16 @@ int main(int argc, char **argv) {
         pthread_create(&t, NULL, call_getcpu, NULL);
         pthread_join(t, NULL);
         printf("process survived\n");
+    } else if (!strcmp(argv[1], "mkdir-with-handler") && argc > 2) {
+        /* SIGUSR1 is caught (not fatal), without SA_RESTART. */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_usr1;
+        sigaction(SIGUSR1, &sa, NULL);
+        if (mkdir(argv[2], 0755) != 0)
+            printf("errno=%d\n", errno);
+        else
+            printf("created\n");
     } else if (!strcmp(argv[1], "syscall") && argc > 2) {
         long ret = syscall(atol(argv[2]), 0, 0, 0, 0, 0, 0);
         if (ret < 0)
