@@ -1,5 +1,9 @@
 //! Running OCI hooks: the container state JSON on stdin, `args`, `env` and
 //! `timeout` from the config, stdout and stderr captured for the error.
+//!
+//! The state is handed over in a sealed memory file rather than a pipe: a
+//! hook that never reads its stdin can neither block berth (a state larger
+//! than a pipe's buffer) nor make it die of SIGPIPE.
 
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsFd;
@@ -24,8 +28,19 @@ pub struct HookError {
 
 /// Runs `hooks` of `kind` one after the other, stopping at the first failure.
 pub fn run_all(kind: &'static str, hooks: &[Hook], state: &[u8]) -> Result<(), HookError> {
+    run_all_with_env(kind, hooks, state, &[])
+}
+
+/// Like [`run_all`]; a hook without `env` gets `default_env` (runc gives
+/// startContainer hooks the container's environment this way).
+pub fn run_all_with_env(
+    kind: &'static str,
+    hooks: &[Hook],
+    state: &[u8],
+    default_env: &[String],
+) -> Result<(), HookError> {
     for (index, hook) in hooks.iter().enumerate() {
-        run_one(hook, state).map_err(|msg| HookError {
+        run_one(hook, state, default_env).map_err(|msg| HookError {
             kind,
             index,
             path: hook.path().display().to_string(),
@@ -38,7 +53,7 @@ pub fn run_all(kind: &'static str, hooks: &[Hook], state: &[u8]) -> Result<(), H
 /// Runs `hooks` of `kind`, logging failures as warnings (poststart, poststop).
 pub fn run_all_warn(kind: &'static str, hooks: &[Hook], state: &[u8]) {
     for (index, hook) in hooks.iter().enumerate() {
-        if let Err(msg) = run_one(hook, state) {
+        if let Err(msg) = run_one(hook, state, &[]) {
             tracing::warn!(
                 "{}",
                 HookError {
@@ -52,14 +67,18 @@ pub fn run_all_warn(kind: &'static str, hooks: &[Hook], state: &[u8]) {
     }
 }
 
-fn run_one(hook: &Hook, state: &[u8]) -> Result<(), String> {
+fn run_one(hook: &Hook, state: &[u8], default_env: &[String]) -> Result<(), String> {
     let mut cmd = Command::new(hook.path());
     let args = hook.args().as_deref().unwrap_or_default();
     if let Some((arg0, rest)) = args.split_first() {
         cmd.arg0(arg0).args(rest);
     }
     cmd.env_clear();
-    for kv in hook.env().as_deref().unwrap_or_default() {
+    let env = match hook.env().as_deref() {
+        Some(env) => env,
+        None => default_env,
+    };
+    for kv in env {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);
         }
@@ -68,19 +87,10 @@ fn run_one(hook: &Hook, state: &[u8]) -> Result<(), String> {
         .map_err(|e| format!("memfd: {e}"))?;
     let out = std::fs::File::from(out);
     let err_out = out.try_clone().map_err(|e| e.to_string())?;
-    cmd.stdin(Stdio::piped())
+    cmd.stdin(Stdio::from(state_file(state)?))
         .stdout(Stdio::from(out.try_clone().map_err(|e| e.to_string())?))
         .stderr(Stdio::from(err_out));
     let mut child = cmd.spawn().map_err(|e| e.to_string())?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin must not fail berth: EPIPE
-        // (SIGPIPE is ignored by the Rust runtime) is fine.
-        match stdin.write_all(state) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            Err(e) => return Err(format!("writing state to stdin: {e}")),
-        }
-    }
     let timeout = hook
         .timeout()
         .filter(|t| *t > 0)
@@ -109,6 +119,27 @@ fn run_one(hook: &Hook, state: &[u8]) -> Result<(), String> {
     } else {
         format!("{how}, output: {captured}")
     })
+}
+
+/// A read-only, sealed memory file holding `state`, positioned at its start.
+fn state_file(state: &[u8]) -> Result<std::fs::File, String> {
+    use nix::fcntl::{FcntlArg, SealFlag, fcntl};
+    use nix::sys::memfd::{MFdFlags, memfd_create};
+    let fd = memfd_create(
+        c"hook-state",
+        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+    )
+    .map_err(|e| format!("memfd: {e}"))?;
+    let mut f = std::fs::File::from(fd);
+    f.write_all(state)
+        .and_then(|()| f.rewind())
+        .map_err(|e| format!("writing the state: {e}"))?;
+    let seals = SealFlag::F_SEAL_WRITE
+        | SealFlag::F_SEAL_GROW
+        | SealFlag::F_SEAL_SHRINK
+        | SealFlag::F_SEAL_SEAL;
+    fcntl(&f, FcntlArg::F_ADD_SEALS(seals)).map_err(|e| format!("sealing the state: {e}"))?;
+    Ok(f)
 }
 
 fn wait_with_timeout(
@@ -170,10 +201,41 @@ mod tests {
     }
 
     #[test]
+    fn default_env_applies_only_without_env() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let out = dir.path().join("out");
+        let script = format!("echo \"$A$B\" >> {}", out.display());
+        let without: Hook = serde_json::from_value(
+            serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", script]}),
+        )
+        .expect("hook");
+        let with: Hook = serde_json::from_value(
+            serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", script], "env": ["B=own"]}),
+        )
+        .expect("hook");
+        run_all_with_env(
+            "startContainer",
+            &[without, with],
+            b"{}",
+            &["A=default".into()],
+        )
+        .expect("runs");
+        assert_eq!(
+            std::fs::read_to_string(&out).expect("out"),
+            "default\nown\n"
+        );
+    }
+
+    #[test]
     fn hook_that_ignores_stdin_is_fine() {
         let big = vec![b'x'; 1 << 20];
         let h = hook(r#"{"path":"/bin/true"}"#);
         run_all("poststart", &[h], &big).expect("no SIGPIPE");
+        // One that neither reads nor exits is stopped by its timeout, not
+        // by berth blocking on a full pipe.
+        let h = hook(r#"{"path":"/bin/sleep","args":["sleep","30"],"timeout":1}"#);
+        let e = run_all("poststart", &[h], &big).expect_err("times out");
+        assert!(e.to_string().contains("timed out after 1s"), "{e}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod faults;
 pub mod hooks;
 pub mod launch;
 pub mod logging;
+pub mod netlink;
 pub mod ops;
 pub mod proc;
 pub mod rootpath;

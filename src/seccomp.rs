@@ -81,14 +81,61 @@ pub fn compare(
     ScmpArgCompare::new(index as u32, op, datum)
 }
 
-/// The kernel flag for a spec filter flag.
+/// The kernel flag for a spec filter flag. `TSYNC` maps to nothing, as in
+/// runc: the filter is loaded by a single-threaded process, so there are no
+/// other threads to synchronise (and the kernel refuses `TSYNC` together
+/// with a notification listener).
 pub fn flag(f: LinuxSeccompFilterFlag) -> libc::c_ulong {
     match f {
         LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
-        LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
+        LinuxSeccompFilterFlag::SeccompFilterFlagTsync => 0,
         LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
         LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => FLAG_WAIT_KILLABLE_RECV,
     }
+}
+
+/// Every architecture name of the runtime spec.
+pub const ARCHS: &[&str] = &[
+    "SCMP_ARCH_X86",
+    "SCMP_ARCH_X86_64",
+    "SCMP_ARCH_X32",
+    "SCMP_ARCH_ARM",
+    "SCMP_ARCH_AARCH64",
+    "SCMP_ARCH_MIPS",
+    "SCMP_ARCH_MIPS64",
+    "SCMP_ARCH_MIPS64N32",
+    "SCMP_ARCH_MIPSEL",
+    "SCMP_ARCH_MIPSEL64",
+    "SCMP_ARCH_MIPSEL64N32",
+    "SCMP_ARCH_PPC",
+    "SCMP_ARCH_PPC64",
+    "SCMP_ARCH_PPC64LE",
+    "SCMP_ARCH_S390",
+    "SCMP_ARCH_S390X",
+    "SCMP_ARCH_PARISC",
+    "SCMP_ARCH_PARISC64",
+    "SCMP_ARCH_RISCV64",
+    "SCMP_ARCH_LOONGARCH64",
+    "SCMP_ARCH_M68K",
+    "SCMP_ARCH_SH",
+    "SCMP_ARCH_SHEB",
+];
+
+/// The architectures the installed libseccomp can add to a filter (2.5
+/// lacks LoongArch, m68k and SuperH), for `features`.
+pub fn supported_archs() -> Vec<&'static str> {
+    ARCHS
+        .iter()
+        .copied()
+        .filter(|name| {
+            let Ok(arch) = name.parse::<ScmpArch>() else {
+                return false;
+            };
+            ScmpFilterContext::new(ScmpAction::Allow)
+                .and_then(|mut ctx| ctx.add_arch(arch).map(drop))
+                .is_ok()
+        })
+        .collect()
 }
 
 /// Compiles the filter.
@@ -110,8 +157,13 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled, SeccompError> {
             field: format!("architectures[{i}]"),
             msg: format!("unknown architecture {name:?}"),
         })?;
-        ctx.add_arch(a)
-            .map_err(lib(format!("add architecture {name}")))?;
+        ctx.add_arch(a).map_err(|e| SeccompError::Invalid {
+            field: format!("architectures[{i}]"),
+            msg: format!(
+                "{name} is not supported by libseccomp {}: {e}",
+                library_version()
+            ),
+        })?;
     }
     let mut notify = s.default_action() == LinuxSeccompAction::ScmpActNotify;
     for (i, rule) in s
@@ -195,6 +247,26 @@ fn export(ctx: &ScmpFilterContext) -> Result<Program, SeccompError> {
     })
 }
 
+/// Whether the filter lets `name` through whatever its arguments: a rule
+/// without conditions naming it, or else the default action, allows (or
+/// logs) it. Pure; used to pick a way of exec'ing the filter permits.
+pub fn allows(s: &LinuxSeccomp, name: &str) -> bool {
+    let allowing = |a: LinuxSeccompAction| {
+        matches!(
+            a,
+            LinuxSeccompAction::ScmpActAllow | LinuxSeccompAction::ScmpActLog
+        )
+    };
+    for rule in s.syscalls().as_deref().unwrap_or_default() {
+        if rule.names().iter().any(|n| n == name)
+            && rule.args().as_ref().is_none_or(|a| a.is_empty())
+        {
+            return allowing(rule.action());
+        }
+    }
+    allowing(s.default_action())
+}
+
 /// The libseccomp version, for `berth --version`.
 pub fn library_version() -> String {
     libseccomp::ScmpVersion::current().map_or("unknown".into(), |v| {
@@ -239,6 +311,20 @@ mod tests {
                 | libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
                 | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
         );
+    }
+
+    #[test]
+    fn allows_follows_rules_then_the_default() {
+        let s = seccomp(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["execve","read"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        );
+        assert!(allows(&s, "execve"));
+        assert!(!allows(&s, "execveat"));
+        let s = seccomp(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["execveat"],"action":"SCMP_ACT_KILL"}]}"#,
+        );
+        assert!(!allows(&s, "execveat"));
+        assert!(allows(&s, "mkdir"));
     }
 
     #[test]

@@ -300,3 +300,16 @@ fn systemd_cgroup_is_refused_clearly() {
     assert!(err.contains("--systemd-cgroup is not supported"), "{err}");
     f.assert_clean();
 }
+
+#[test]
+fn leak_check_sees_a_live_container() {
+    // The harness's own check must be able to fail: a running container is
+    // found by it, and gone after delete.
+    let f = Fixture::new("leakcheck", &["sleep", "1000"]);
+    f.create("c1");
+    f.ok(&["start", "c1"]);
+    let pid = f.state("c1")["pid"].as_i64().unwrap() as i32;
+    assert!(common::processes_rooted_in(&f.rootfs()).contains(&pid));
+    f.ok(&["delete", "--force", "c1"]);
+    f.assert_clean();
+}

@@ -239,3 +239,19 @@ fn mount_namespace_can_be_joined_by_path() {
     sh(&format!("umount {d}/mnt && umount {d}"));
     f.assert_clean();
 }
+
+#[test]
+fn mappings_without_a_new_user_namespace_are_refused() {
+    let f = Fixture::new("ns-maps-nouser", &["true"]);
+    f.edit(|c| {
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 10}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 10}]);
+    });
+    let b = f.bundle.to_string_lossy().to_string();
+    let err = f.fails(&["create", "--bundle", &b, "c1"]);
+    assert!(
+        err.contains("linux.uidMappings: set, but the container does not create a user namespace"),
+        "{err}"
+    );
+    f.assert_clean();
+}

@@ -36,6 +36,23 @@ pub fn read(dir: &Path, file: &str) -> Result<String> {
 /// Creates `dir` and any missing parents below `root`; returns how many
 /// trailing components were created.
 pub fn create_dirs(root: &Path, dir: &Path) -> Result<usize> {
+    // A parent may vanish between the look and the mkdir (another
+    // container's delete removing a shared, momentarily empty level):
+    // start over a few times.
+    let mut attempt = 0;
+    loop {
+        match try_create_dirs(root, dir) {
+            Err(CgroupError::Io { err, .. })
+                if err.kind() == io::ErrorKind::NotFound && attempt < 5 =>
+            {
+                attempt += 1
+            }
+            other => return other,
+        }
+    }
+}
+
+fn try_create_dirs(root: &Path, dir: &Path) -> Result<usize> {
     let mut missing: Vec<PathBuf> = Vec::new();
     let mut cur = dir.to_path_buf();
     while cur != root && !cur.exists() {

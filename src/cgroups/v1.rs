@@ -139,7 +139,8 @@ impl V1 {
     }
 
     /// A new cpuset cgroup starts with no CPUs or memory nodes; copy them
-    /// from the parent, top-down, so processes can join.
+    /// from the parent, top-down, so processes can join. Levels that are
+    /// already filled in are left alone.
     fn init_cpuset(dir: &Path, levels: usize) -> Result<()> {
         let chain: Vec<&Path> = dir.ancestors().take(levels).collect();
         for d in chain.iter().rev() {
@@ -160,8 +161,15 @@ impl V1 {
             let created = fsutil::create_dirs(&d.mount, &d.dir)?;
             self.dirs[i].created = created;
             let d = &self.dirs[i];
-            if d.has("cpuset") && created > 0 {
-                Self::init_cpuset(&d.dir, created)?;
+            if d.has("cpuset") {
+                // Every level below the mount, not only the ones created
+                // here: a parallel create may have made a parent and not
+                // yet filled it in.
+                let levels = d
+                    .dir
+                    .strip_prefix(&d.mount)
+                    .map_or(created, |p| p.components().count());
+                Self::init_cpuset(&d.dir, levels)?;
             }
         }
         Ok(())

@@ -24,6 +24,9 @@ pub struct Node {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
+    /// From `linux.devices` (not a default): a different file already at
+    /// the path is an error.
+    pub configured: bool,
 }
 
 /// The nodes runc creates in every container's `/dev`.
@@ -50,6 +53,7 @@ pub fn nodes(devices: &[LinuxDevice]) -> Vec<Node> {
             mode: 0o666,
             uid: 0,
             gid: 0,
+            configured: false,
         })
         .collect();
     out.extend(devices.iter().map(|d| Node {
@@ -64,6 +68,7 @@ pub fn nodes(devices: &[LinuxDevice]) -> Vec<Node> {
         mode: d.file_mode().unwrap_or(0o666) & 0o7777,
         uid: d.uid().unwrap_or(0),
         gid: d.gid().unwrap_or(0),
+        configured: true,
     }));
     out
 }
@@ -119,9 +124,7 @@ fn create_node(root: BorrowedFd<'_>, node: &Node, in_userns: bool) -> Result<(),
     let path = Path::new(&node.path);
     let what = |s: &str| format!("device {}: {s}", node.path);
     if in_userns {
-        let target = rootpath::touch(root, path)?;
-        let tree = m::clone_tree_at(&node.path, false).map_err(err(what("bind from host")))?;
-        return m::attach(tree.as_fd(), target.as_fd()).map_err(err(what("bind from host")));
+        return bind_from_host(root, node);
     }
     let parent = rootpath::mkdir_all(root, path.parent().unwrap_or(Path::new("/dev")), 0o755)?;
     let parent = rootpath::reopen_dir(parent.as_fd()).map_err(err(what("open parent")))?;
@@ -137,8 +140,11 @@ fn create_node(root: BorrowedFd<'_>, node: &Node, in_userns: bool) -> Result<(),
         dev,
     ) {
         Ok(()) => {}
-        // Already there (for example in the image): leave it, as runc does.
-        Err(Errno::EEXIST) => return Ok(()),
+        // Already there (for example in the image): leave it, as runc
+        // does, if it is the requested device (runtime-spec).
+        Err(Errno::EEXIST) => return check_existing(parent.as_fd(), name, node, dev),
+        // mknod not allowed (a restricted host): bind the host's, as runc.
+        Err(Errno::EPERM) => return bind_from_host(root, node),
         Err(e) => return Err(err(what("mknod"))(e)),
     }
     // mknod applies the umask; set the exact mode and owner.
@@ -157,6 +163,37 @@ fn create_node(root: BorrowedFd<'_>, node: &Node, in_userns: bool) -> Result<(),
         nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
     )
     .map_err(err(what("chown")))
+}
+
+/// Bind-mounts the host's node at the same path (inside a user namespace,
+/// where `mknod` is not allowed).
+fn bind_from_host(root: BorrowedFd<'_>, node: &Node) -> Result<(), RootfsError> {
+    let what = |s: &str| format!("device {}: {s}", node.path);
+    let target = rootpath::touch(root, Path::new(&node.path))?;
+    let tree = m::clone_tree_at(&node.path, false).map_err(err(what("bind from host")))?;
+    m::attach(tree.as_fd(), target.as_fd()).map_err(err(what("bind from host")))
+}
+
+fn check_existing(
+    dir: BorrowedFd<'_>,
+    name: &std::ffi::OsStr,
+    node: &Node,
+    dev: libc::dev_t,
+) -> Result<(), RootfsError> {
+    if !node.configured {
+        return Ok(());
+    }
+    let st = nix::sys::stat::fstatat(dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map_err(err(format!("device {}: stat", node.path)))?;
+    let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+    let same_rdev = node.kind == SFlag::S_IFIFO || st.st_rdev == dev;
+    if kind == node.kind && same_rdev {
+        return Ok(());
+    }
+    Err(RootfsError::Unsafe(format!(
+        "linux.devices: {} already exists in the container and is not the requested device",
+        node.path
+    )))
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@
 //! 7. `Ready`, `Committed`, the gate, startContainer hooks;
 //! 8. close descriptors, reset signals, seccomp, `execve`.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::cell::Cell;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -25,13 +26,12 @@ use super::parent::{Gate, LaunchRequest};
 use super::plan::NsPlan;
 use super::protocol::{Channel, ChannelError, FromInit, ToInit};
 use super::rootfs::{self, CgroupMount, RootfsError};
-use super::stub::{self, ExecStub};
-use super::{dev, exec, identity};
+use super::stub::PreparedExec;
+use super::{attrs, dev, exec, identity};
 use crate::logging::Phase;
 use crate::spec::{Config, NsKind};
 use crate::state::{SpecState, Status};
 use crate::sys::clone::{CloneRequest, Forked, clone3};
-use crate::sys::process::ExecArgs;
 use crate::{faults, hooks, sys, userdb};
 
 /// What the init gets from the parent (by memory, as `clone3` copies it).
@@ -41,8 +41,15 @@ pub(super) struct InitCtx<'a> {
     pub chan: Channel,
     pub joins: Vec<(NsKind, OwnedFd)>,
     pub gate: Option<OwnedFd>,
+    /// A write end of the gate FIFO: after the gate, a failure is written
+    /// there for `start` to report.
+    pub gate_report: Option<OwnedFd>,
     pub console: Option<OwnedFd>,
+    /// Idmapped bind mounts the parent prepared, by mount index.
+    pub prepared: Vec<(usize, OwnedFd)>,
     pub parent: Pid,
+    /// Set once `start` (or `run`) has opened the gate.
+    pub past_gate: Cell<bool>,
 }
 
 /// Set-up failures inside the init; sent to the parent as text.
@@ -60,6 +67,8 @@ enum InitError {
     Tty(#[from] crate::tty::TtyError),
     #[error(transparent)]
     Hook(#[from] hooks::HookError),
+    #[error(transparent)]
+    Attr(#[from] attrs::AttrError),
     #[error("{0}")]
     Msg(String),
 }
@@ -75,10 +84,21 @@ pub(super) fn run(ctx: InitCtx<'_>) -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
+    report(&ctx, &err.to_string());
+    sys::process::exit_now(1)
+}
+
+/// Tells whoever waits on the init why it failed: the parent over the
+/// socket (`create`, `run`), and after the gate `start` through the FIFO.
+fn report(ctx: &InitCtx<'_>, msg: &str) {
+    if ctx.past_gate.get()
+        && let Some(w) = &ctx.gate_report
+    {
+        let _ = nix::unistd::write(w, msg.as_bytes());
+    }
     let _ = ctx
         .chan
-        .send_to_parent(&FromInit::Error(err.to_string()), None);
-    sys::process::exit_now(1)
+        .send_to_parent(&FromInit::Error(msg.to_string()), None);
 }
 
 fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
@@ -106,7 +126,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
         record: ctx.req.cgroup_record.clone(),
         own_ns: config.has_namespace(NsKind::Cgroup),
     };
-    rootfs::mount_all(config, root.as_fd(), &cgroup)?;
+    rootfs::mount_all(config, root.as_fd(), &cgroup, &ctx.prepared)?;
     dev::setup(root.as_fd(), config, config.in_userns())?;
     drop(mounts);
     faults::checkpoint("init:mounts");
@@ -156,6 +176,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     if process.no_new_privileges {
         nix::sys::prctl::set_no_new_privs().map_err(sys_err("prctl(PR_SET_NO_NEW_PRIVS)"))?;
     }
+    attrs::apply(config, process)?;
 
     // The environment (HOME from the container's /etc/passwd) and the
     // program's path are resolved inside the container, as root, before the
@@ -168,13 +189,8 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     .map_err(InitError::Msg)?;
     let program =
         exec::look_path(&process.args[0], userdb::path_of(&env)).map_err(InitError::Msg)?;
-    let exec = Exec {
-        args: ExecArgs::new(&program, &process.args, &env)
-            .map_err(sys_err("prepare exec arguments"))?,
-        stub_args: stub::stub_args(&program, &process.args, &env)
-            .map_err(sys_err("prepare exec arguments"))?,
-        stub: ExecStub::new().map_err(sys_err("create the exec stub"))?,
-    };
+    let exec = PreparedExec::new(&program, &process.args, &env, config.seccomp.as_ref())
+        .map_err(sys_err("prepare the exec"))?;
 
     identity::apply_rlimits(process)?;
     // Seccomp goes last, right before execve, unless it cannot: without
@@ -206,15 +222,21 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     ctx.chan.expect_from_parent(ToInit::Committed)?;
 
     wait_at_gate(ctx)?;
-    if let Some(h) = config
-        .hooks
-        .start_container()
-        .as_deref()
-        .filter(|h| !h.is_empty())
-    {
-        hooks::run_all("startContainer", h, &state_json(ctx, Status::Created))?;
-    }
+    ctx.past_gate.set(true);
+    start_container_hooks(ctx, &env)?;
+    attrs::apply_labels(process)?;
     exec_program(ctx, &exec, !early)
+}
+
+/// The startContainer hooks, in the container; as in runc, a hook without
+/// `env` gets the container's environment.
+fn start_container_hooks(ctx: &InitCtx<'_>, env: &[String]) -> Result<(), InitError> {
+    let hooks = ctx.req.config.hooks.start_container().as_deref();
+    let Some(h) = hooks.filter(|h| !h.is_empty()) else {
+        return Ok(());
+    };
+    let state = state_json(ctx, Status::Created);
+    Ok(hooks::run_all_with_env("startContainer", h, &state, env)?)
 }
 
 /// Loads the filter now and, with a listener, hands its descriptor over.
@@ -371,31 +393,39 @@ fn wait_at_gate(ctx: &InitCtx<'_>) -> Result<(), InitError> {
 /// `close_from`, since every descriptor above the preserved ones is gone.
 fn exec_program(
     ctx: &InitCtx<'_>,
-    exec: &Exec,
+    exec: &PreparedExec,
     load_seccomp: bool,
 ) -> Result<std::convert::Infallible, InitError> {
     sys::process::reset_signals().map_err(sys_err("reset signals"))?;
-    if load_seccomp && let Some(s) = ctx.req.seccomp.as_ref() {
-        sys::seccomp::load(&s.program, s.flags).map_err(sys_err("seccomp: load filter"))?;
+    // The sync socket and the gate stay open (close-on-exec): whoever waits
+    // for the start sees them close at `execve`, or gets the error below.
+    // The sealed exec stub stays too: it is what gets exec'd.
+    let keep: Vec<i32> = [
+        Some(ctx.chan.as_fd()),
+        ctx.gate.as_ref().map(|f| f.as_fd()),
+        ctx.gate_report.as_ref().map(|f| f.as_fd()),
+        exec.keep_fd(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|f| f.as_raw_fd())
+    .collect();
+    sys::fd::close_from_except(3 + ctx.req.preserve_fds, &keep)
+        .map_err(sys_err("close descriptors"))?;
+    if load_seccomp
+        && let Some(s) = ctx.req.seccomp.as_ref()
+        && let Err(e) = sys::seccomp::load(&s.program, s.flags)
+    {
+        report_after_close(ctx, &format!("seccomp: load filter: {e}"));
     }
-    let e = exec
-        .stub
-        .close_and_exec(3 + ctx.req.preserve_fds, &exec.args, &exec.stub_args);
-    report_after_close(&format!("exec {:?}: {}", exec.args.path(), e.desc()));
+    let e = exec.exec();
+    report_after_close(ctx, &format!("exec {:?}: {}", exec.path(), e.desc()));
 }
 
-/// Everything the final `execve` needs, prepared before the gate so that
-/// nothing allocates or opens files after the seccomp filter is loaded.
-struct Exec {
-    args: ExecArgs,
-    stub_args: ExecArgs,
-    stub: ExecStub,
-}
-
-/// After `close_from` the sync socket is gone: the only channel left is the
-/// container's stderr.
-fn report_after_close(msg: &str) -> ! {
+/// After `close_from`: the error goes to the container's stderr too.
+fn report_after_close(ctx: &InitCtx<'_>, msg: &str) -> ! {
     let line = format!("berth: {msg}\n");
     let _ = nix::unistd::write(sys::fd::stdio(2), line.as_bytes());
+    report(ctx, msg);
     sys::process::exit_now(255)
 }

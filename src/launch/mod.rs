@@ -8,12 +8,20 @@
 //! - `parent`: the runtime side, up to `Ready`;
 //! - `init`: the container side, from `clone3` to `execve`;
 //! - `rootfs`, `dev`: the root filesystem;
-//! - `identity`, `exec`: user, capabilities, limits and the program.
+//! - `identity`, `exec`: user, capabilities, limits and the program;
+//! - [`attrs`]: scheduler, I/O priority, personality, memory policy, LSM
+//!   labels and CPU affinity;
+//! - `idmap`, `copyup`, `netdev`: idmapped mounts (made by the parent),
+//!   `tmpcopyup`, and `linux.netDevices`.
 
+pub mod attrs;
+mod copyup;
 mod dev;
 mod exec;
 mod identity;
+mod idmap;
 mod init;
+mod netdev;
 mod parent;
 pub mod plan;
 pub mod protocol;

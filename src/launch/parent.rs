@@ -69,12 +69,27 @@ impl Launched {
         Ok(())
     }
 
-    /// For `run`: opens the gate through the socket right away.
+    /// For `run`: opens the gate through the socket and waits until the
+    /// init has exec'd the program (the socket closes) or failed on the
+    /// way, for example in a startContainer hook (it reports why).
     pub fn start(&mut self) -> Result<(), LaunchError> {
-        if let Some(c) = self.chan.take() {
-            c.send_to_init(ToInit::Start)?;
+        let Some(c) = self.chan.take() else {
+            return Ok(());
+        };
+        c.send_to_init(ToInit::Start)?;
+        loop {
+            match c.recv_from_init() {
+                Ok((FromInit::Error(msg), _)) => return Err(LaunchError::Init(msg)),
+                Ok(_) => continue,
+                Err(protocol::ChannelError::Closed) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
         }
-        Ok(())
+    }
+
+    /// Kills the init and waits for it (after a failed start).
+    pub fn kill(&mut self) {
+        kill_and_reap(self.pid, self.pidfd.as_ref().map(|f| f.as_fd()));
     }
 }
 
@@ -192,6 +207,27 @@ fn write_id_maps(pid: Pid, config: &Config) -> Result<(), LaunchError> {
     write("gid_map", IdMap::to_proc_format(&config.gid_mappings))
 }
 
+/// Makes `exec.fifo` and opens both its ends for the init: the read end is
+/// the gate; the write end lets the init tell `start` why it failed after
+/// the gate. Nothing for `run`, which uses the socket.
+fn open_gate(gate: &Gate<'_>) -> Result<(Option<OwnedFd>, Option<OwnedFd>), LaunchError> {
+    let Gate::Fifo(path) = gate else {
+        return Ok((None, None));
+    };
+    nix::unistd::mkfifo(*path, Mode::from_bits_truncate(0o622))
+        .map_err(LaunchError::sys(format!("mkfifo {}", path.display())))?;
+    let open = |flags: OFlag| {
+        nix::fcntl::open(
+            *path,
+            flags | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(LaunchError::sys(format!("open {}", path.display())))
+    };
+    let r = open(OFlag::O_RDONLY)?;
+    Ok((Some(r), Some(open(OFlag::O_WRONLY)?)))
+}
+
 /// Starts the container's init and drives it until it is `Ready` at the gate.
 pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
     let config = req.config;
@@ -213,21 +249,8 @@ pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
         })?),
         _ => None,
     };
-    let gate = match req.gate {
-        Gate::Fifo(path) => {
-            nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o622))
-                .map_err(LaunchError::sys(format!("mkfifo {}", path.display())))?;
-            Some(
-                nix::fcntl::open(
-                    path,
-                    OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(LaunchError::sys(format!("open {}", path.display())))?,
-            )
-        }
-        Gate::Socket => None,
-    };
+    let (gate, gate_report) = open_gate(&req.gate)?;
+    let prepared = super::idmap::prepare(config)?;
     let (parent_chan, init_chan) = protocol::pair()?;
     let parent_pid = nix::unistd::getpid();
 
@@ -248,8 +271,11 @@ pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
                 chan: init_chan,
                 joins,
                 gate,
+                gate_report,
                 console,
+                prepared,
                 parent: parent_pid,
+                past_gate: std::cell::Cell::new(false),
             })
         }
         Ok(Forked::Parent { pid, pidfd }) => (pid, pidfd),
@@ -264,6 +290,8 @@ pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
     drop(clone_phase);
     drop(init_chan);
     drop(gate);
+    drop(gate_report);
+    drop(prepared);
     drop(console);
     drop(joins);
     crate::faults::checkpoint("create:cloned");
@@ -297,7 +325,11 @@ pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
         if !placed_by_clone {
             req.cgroup.add(pid)?;
         }
+        super::attrs::reset_affinity(pid);
+        super::netdev::move_all(&config.net_devices, pid)?;
         parent_chan.send_to_init(ToInit::Proceed)?;
+    } else {
+        super::attrs::reset_affinity(pid);
     }
     expect = expect.proceeded();
 
@@ -386,11 +418,10 @@ fn send_to_listener(
         return Ok(());
     };
     let path = seccomp.listener_path().clone().unwrap_or_default();
-    let state = serde_json::json!({
+    let mut state = serde_json::json!({
         "ociVersion": config.oci_version,
         "fds": ["seccompFd"],
         "pid": pid.as_raw(),
-        "metadata": seccomp.listener_metadata().clone().unwrap_or_default(),
         "state": {
             "ociVersion": config.oci_version,
             "id": id,
@@ -400,6 +431,12 @@ fn send_to_listener(
             "annotations": config.annotations,
         }
     });
+    // `metadata` is optional: sent only when the config has it.
+    if let Some(m) = seccomp.listener_metadata() {
+        state["metadata"] = serde_json::Value::from(m.as_str());
+    }
+    // One state per connection, and the connection is closed after it
+    // (the stream is dropped on return).
     let stream =
         std::os::unix::net::UnixStream::connect(&path).map_err(|source| LaunchError::Listener {
             path: path.display().to_string(),

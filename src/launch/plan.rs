@@ -42,6 +42,9 @@ pub struct NsPlan {
     pub write_maps: bool,
     /// The child unshares its cgroup namespace once it is in its cgroup.
     pub late_cgroupns: bool,
+    /// The parent moves network devices into the child's network namespace
+    /// (`linux.netDevices`) before the child goes on.
+    pub move_netdevs: bool,
 }
 
 impl NsPlan {
@@ -58,6 +61,7 @@ impl NsPlan {
             fork: false,
             write_maps: config.new_userns(),
             late_cgroupns: false,
+            move_netdevs: !config.net_devices.is_empty(),
         };
         let ns = |k: NsKind| config.namespace(k);
         let userns_involved = ns(NsKind::User).is_some();
@@ -109,9 +113,10 @@ impl NsPlan {
     }
 
     /// Whether the child must wait for the parent before setting anything
-    /// up: for its id maps, or to be placed in its cgroup.
+    /// up: for its id maps, its network devices, or to be placed in its
+    /// cgroup.
     pub fn child_waits_for_parent(&self, placed_by_clone: bool) -> bool {
-        self.write_maps || !placed_by_clone
+        self.write_maps || self.move_netdevs || !placed_by_clone
     }
 
     /// Whether the child itself creates the user namespace (so the parent
@@ -215,6 +220,18 @@ mod tests {
                 .contains(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWPID)
         );
         assert!(p.write_maps && !p.fork && p.child_waits_for_parent(true));
+    }
+
+    #[test]
+    fn net_devices_make_the_child_wait() {
+        let c = config(
+            r#"{"type":"network"},{"type":"mount"}"#,
+            r#","netDevices":{"veth0":{}}"#,
+        );
+        let p = NsPlan::new(&c, true);
+        assert!(p.move_netdevs && p.child_waits_for_parent(true));
+        let c = config(r#"{"type":"network"},{"type":"mount"}"#, "");
+        assert!(!NsPlan::new(&c, true).child_waits_for_parent(true));
     }
 
     #[test]

@@ -22,6 +22,8 @@
 //!   Committed ──────────────────────────▶
 //!   Start ──────────────────────────────▶               only for `run` (else the exec.fifo gate)
 //!                                          startContainer hooks, seccomp, execve
+//!                              ◀─────────  EOF at execve (the socket is close-on-exec),
+//!                                          or Error after the gate (`run` waits for either)
 //! ```
 //! At any point the init may send `Error(message)` and exit instead.
 //! [`Expect`] checks this order on the parent's side.

@@ -174,10 +174,20 @@ fn make_parent_private(rootfs: &Path) -> Result<()> {
     .map_err(step(format!("make {point} private")))
 }
 
-/// Step 2: every `mounts[]` entry, in order.
-pub fn mount_all(config: &Config, root: BorrowedFd<'_>, cgroup: &CgroupMount) -> Result<()> {
+/// Step 2: every `mounts[]` entry, in order. `prepared` holds the
+/// idmapped mounts the parent made, by mount index.
+pub fn mount_all(
+    config: &Config,
+    root: BorrowedFd<'_>,
+    cgroup: &CgroupMount,
+    prepared: &[(usize, OwnedFd)],
+) -> Result<()> {
     for entry in &config.mounts {
-        mount_one(config, root, entry, cgroup)?;
+        let ready = prepared
+            .iter()
+            .find(|(i, _)| *i == entry.index)
+            .map(|(_, fd)| fd.as_fd());
+        mount_one(config, root, entry, cgroup, ready)?;
     }
     Ok(())
 }
@@ -198,11 +208,22 @@ fn mount_one(
     root: BorrowedFd<'_>,
     e: &MountEntry,
     cgroup: &CgroupMount,
+    ready: Option<BorrowedFd<'_>>,
 ) -> Result<()> {
     let dest = Path::new(&e.destination);
     if e.options.remount {
         let target = rootpath::open_path(root, dest)?;
         return apply_attrs(e, target.as_fd());
+    }
+    if let Some(mnt) = ready {
+        // An idmapped mount, configured by the parent: only attach it.
+        let target = if rootpath::is_dir(mnt) {
+            rootpath::mkdir_all(root, dest, 0o755)?
+        } else {
+            rootpath::touch(root, dest)?
+        };
+        m::attach(mnt, target.as_fd()).map_err(merr(e, "attach"))?;
+        return propagate(e, mnt);
     }
     let mnt = match &e.kind {
         MountKind::Bind { source, recursive } => {
@@ -211,7 +232,17 @@ fn mount_one(
             apply_attrs(e, tree.as_fd())?;
             tree
         }
-        MountKind::Fs { fstype, source } => fs_mount(e, fstype, source.as_deref())?,
+        MountKind::Fs { fstype, source } => {
+            let label = config
+                .mount_label
+                .as_deref()
+                .filter(|_| takes_label(fstype));
+            let mnt = fs_mount(e, fstype, source.as_deref(), label)?;
+            if e.options.tmpcopyup {
+                copy_up(root, e, mnt.as_fd())?;
+            }
+            mnt
+        }
         MountKind::Cgroup => return mount_cgroup(config, root, e, cgroup),
     };
     let target = if rootpath::is_dir(mnt.as_fd()) {
@@ -250,8 +281,40 @@ fn propagate(e: &MountEntry, fd: BorrowedFd<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Whether a filesystem gets `linux.mountLabel` as its `context` (runc
+/// labels all but these).
+fn takes_label(fstype: &str) -> bool {
+    crate::spec::host::selinux_enabled()
+        && !matches!(fstype, "proc" | "sysfs" | "mqueue" | "cgroup" | "cgroup2")
+}
+
+/// `tmpcopyup`: fills the new tmpfs with what the image has at the
+/// destination (nothing if the destination does not exist yet).
+fn copy_up(root: BorrowedFd<'_>, e: &MountEntry, mnt: BorrowedFd<'_>) -> Result<()> {
+    let src = match rootpath::open(root, Path::new(&e.destination), OFlag::O_PATH) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(()),
+        Err(source) => return Err(merr(e, "tmpcopyup: open the destination")(source)),
+    };
+    if !rootpath::is_dir(src.as_fd()) {
+        return Ok(());
+    }
+    super::copyup::copy_dir(src.as_fd(), mnt, &e.destination).map_err(|c| RootfsError::Mount {
+        index: e.index,
+        dest: e.destination.clone(),
+        step: format!("tmpcopyup: {}: {}", c.what, c.path),
+        source: c.source,
+        detail: None,
+    })
+}
+
 /// Creates a new filesystem instance as a detached mount.
-fn fs_mount(e: &MountEntry, fstype: &str, source: Option<&str>) -> Result<OwnedFd> {
+fn fs_mount(
+    e: &MountEntry,
+    fstype: &str,
+    source: Option<&str>,
+    label: Option<&str>,
+) -> Result<OwnedFd> {
     let ctx = FsContext::open(fstype).map_err(merr(e, format!("fsopen {fstype}")))?;
     let fail = |ctx: &FsContext, step: String, source: Errno| RootfsError::Mount {
         index: e.index,
@@ -265,8 +328,23 @@ fn fs_mount(e: &MountEntry, fstype: &str, source: Option<&str>) -> Result<OwnedF
     {
         return Err(fail(&ctx, format!("source={src}"), err));
     }
+    if let Some(l) = label
+        && let Err(err) = ctx.set_string("context", &format!("\"{l}\""))
+    {
+        return Err(fail(&ctx, format!("context={l} (linux.mountLabel)"), err));
+    }
     for opt in &e.options.data {
         let r = match opt {
+            // mount(2) takes MS_I_VERSION for any filesystem and ignores it
+            // where it means nothing; fsconfig only knows it for the
+            // filesystems that parse it, so the others may refuse it.
+            DataOption::Flag(k) if k == "iversion" => match ctx.set_flag(k) {
+                Err(Errno::EINVAL) => {
+                    let _ = ctx.last_message();
+                    Ok(())
+                }
+                other => other,
+            },
             DataOption::Flag(k) => ctx.set_flag(k),
             DataOption::Value(k, v) => ctx.set_string(k, v),
         };

@@ -16,11 +16,12 @@
 //! `exit(127)`); on other architectures berth execs directly.
 
 use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, SealFlag, fcntl};
 use nix::sys::memfd::{MFdFlags, memfd_create};
+use oci_spec::runtime::LinuxSeccomp;
 
 use crate::sys::process::{ExecArgs, execve, execveat_fd};
 
@@ -75,84 +76,112 @@ pub fn elf() -> Vec<u8> {
     v
 }
 
-/// A sealed memfd holding the stub, created during set-up (it must exist
-/// before the final descriptor sweep).
+/// How the stub itself is exec'd.
 #[derive(Debug)]
-pub struct ExecStub {
-    fd: Option<OwnedFd>,
+enum Route {
+    /// `execveat(stub_fd, "", AT_EMPTY_PATH)`.
+    Execveat,
+    /// `execve("/proc/self/fd/N")`, for seccomp profiles that allow
+    /// `execve` but not `execveat`.
+    ProcFd(ExecArgs),
+    /// No stub (another architecture).
+    Direct,
 }
 
-impl ExecStub {
-    /// Creates the sealed stub; `None` inside on architectures without one.
-    pub fn new() -> Result<Self, Errno> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let name = c"berth-exec-stub";
-            let base = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
-            // Ask for an executable memfd explicitly where the kernel knows
-            // the flag (6.3+, needed when vm.memfd_noexec is set).
-            let fd = match memfd_create(name, base | MFdFlags::from_bits_retain(libc::MFD_EXEC)) {
-                Err(Errno::EINVAL) => memfd_create(name, base)?,
-                other => other?,
-            };
-            let mut file = std::fs::File::from(fd);
-            file.write_all(&elf())
-                .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
-            let fd = OwnedFd::from(file);
-            let seals = SealFlag::F_SEAL_SEAL
-                | SealFlag::F_SEAL_SHRINK
-                | SealFlag::F_SEAL_GROW
-                | SealFlag::F_SEAL_WRITE;
-            fcntl(&fd, FcntlArg::F_ADD_SEALS(seals))?;
-            Ok(Self { fd: Some(fd) })
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        Ok(Self { fd: None })
+/// The final `execve`, prepared before the gate so that nothing allocates
+/// after the seccomp filter is loaded: the sealed stub and the argument
+/// vectors for every route.
+#[derive(Debug)]
+pub struct PreparedExec {
+    direct: ExecArgs,
+    via_stub: ExecArgs,
+    route: Route,
+    stub: Option<OwnedFd>,
+}
+
+impl PreparedExec {
+    /// Prepares running `path` with `argv` and `env`. `seccomp` is the
+    /// filter that will be in force, to pick a route it allows.
+    pub fn new(
+        path: &str,
+        argv: &[String],
+        env: &[String],
+        seccomp: Option<&LinuxSeccomp>,
+    ) -> Result<Self, Errno> {
+        let direct = ExecArgs::new(path, argv, env)?;
+        let mut stub_argv = Vec::with_capacity(argv.len() + 1);
+        stub_argv.push(path.to_string());
+        stub_argv.extend_from_slice(argv);
+        let via_stub = ExecArgs::new(path, &stub_argv, env)?;
+        let stub = create_stub()?;
+        let route = match &stub {
+            None => Route::Direct,
+            Some(_) if seccomp.is_none_or(|s| crate::seccomp::allows(s, "execveat")) => {
+                Route::Execveat
+            }
+            Some(fd) => Route::ProcFd(ExecArgs::new(
+                &format!("/proc/self/fd/{}", fd.as_raw_fd()),
+                &stub_argv,
+                env,
+            )?),
+        };
+        Ok(Self {
+            direct,
+            via_stub,
+            route,
+            stub,
+        })
     }
 
-    /// The descriptor, so the final sweep can spare it.
-    pub fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
-        self.fd.as_ref().map(|f| f.as_fd())
+    /// The stub's descriptor, which the final descriptor sweep must spare.
+    pub fn keep_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.stub.as_ref().map(|f| f.as_fd())
     }
 
-    /// Replaces the process with the program through the stub. `args` must
-    /// have been built with [`ExecArgs::new`] and `stub_args` with
-    /// [`stub_args`]. Returns only on failure.
-    pub fn exec(&self, args: &ExecArgs, stub_args: &ExecArgs) -> Errno {
-        match &self.fd {
-            Some(fd) => execveat_fd(fd.as_fd(), stub_args),
-            None => execve(args),
-        }
+    /// The program's path, for error messages.
+    pub fn path(&self) -> &std::ffi::CStr {
+        self.direct.path()
     }
 
-    /// The final step of a launch: closes every descriptor from `first` up
-    /// (sparing only the stub, moved to `first`), then execs the program
-    /// through the stub. Returns only on failure; after it returns, no
-    /// descriptor above `first - 1` may be used.
-    pub fn close_and_exec(&self, first: i32, args: &ExecArgs, stub_args: &ExecArgs) -> Errno {
-        match &self.fd {
-            Some(fd) => match crate::sys::fd::close_from_keeping(first, fd.as_fd()) {
-                // A seccomp profile without execveat: exec directly.
-                Ok(moved) => match execveat_fd(moved, stub_args) {
-                    Errno::EPERM | Errno::ENOSYS => execve(args),
-                    e => e,
-                },
-                Err(e) => e,
-            },
-            None => match crate::sys::fd::close_from(first) {
-                Ok(()) => execve(args),
-                Err(e) => e,
-            },
-        }
+    /// Replaces the process with the program, through the stub when there
+    /// is one. Returns only on failure. Should the stub route fail (no
+    /// `/proc` in the container for the `ProcFd` route, say), berth execs the
+    /// program directly rather than failing the container.
+    pub fn exec(&self) -> Errno {
+        let _ = match (&self.route, &self.stub) {
+            (Route::Execveat, Some(fd)) => execveat_fd(fd.as_fd(), &self.via_stub),
+            (Route::ProcFd(args), Some(_)) => execve(args),
+            _ => Errno::UnknownErrno,
+        };
+        execve(&self.direct)
     }
 }
 
-/// The stub's argument vector: the program's path, then its own argv.
-pub fn stub_args(path: &str, argv: &[String], env: &[String]) -> Result<ExecArgs, Errno> {
-    let mut v = Vec::with_capacity(argv.len() + 1);
-    v.push(path.to_string());
-    v.extend_from_slice(argv);
-    ExecArgs::new(path, &v, env)
+/// Creates the sealed stub; `None` on architectures without one.
+fn create_stub() -> Result<Option<OwnedFd>, Errno> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let name = c"berth-exec-stub";
+        let base = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
+        // Ask for an executable memfd explicitly where the kernel knows
+        // the flag (6.3+, needed when vm.memfd_noexec is set).
+        let fd = match memfd_create(name, base | MFdFlags::from_bits_retain(libc::MFD_EXEC)) {
+            Err(Errno::EINVAL) => memfd_create(name, base)?,
+            other => other?,
+        };
+        let mut file = std::fs::File::from(fd);
+        file.write_all(&elf())
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        let fd = OwnedFd::from(file);
+        let seals = SealFlag::F_SEAL_SEAL
+            | SealFlag::F_SEAL_SHRINK
+            | SealFlag::F_SEAL_GROW
+            | SealFlag::F_SEAL_WRITE;
+        fcntl(&fd, FcntlArg::F_ADD_SEALS(seals))?;
+        Ok(Some(fd))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -177,7 +206,7 @@ mod tests {
     fn stub_runs_the_program_with_its_argv_and_env() {
         // Exec the stub from a fresh process: run `sh -c 'echo "$0 $1 $X"'`
         // through it and read the output.
-        let stub = ExecStub::new().expect("stub");
+
         let dir = tempfile::tempdir().expect("tmp");
         let out = dir.path().join("out");
         let script = format!("echo \"$0 $1 $X\" > {}", out.display());
@@ -189,15 +218,15 @@ mod tests {
             "one".into(),
         ];
         let env = vec!["X=from-env".to_string()];
-        let args = ExecArgs::new("/bin/sh", &argv, &env).expect("args");
-        let sargs = stub_args("/bin/sh", &argv, &env).expect("stub args");
+        let prepared = PreparedExec::new("/bin/sh", &argv, &env, None).expect("prepared");
+        assert!(matches!(prepared.route, Route::Execveat));
         // Run in a forked child so the test process survives the exec. The
         // child only calls execveat (no allocation), which is safe even
         // though the test harness has other threads.
         use crate::sys::clone::{CloneRequest, Forked, clone3};
         match clone3(&CloneRequest::default()).expect("fork") {
             Forked::Child => {
-                let e = stub.exec(&args, &sargs);
+                let e = prepared.exec();
                 crate::sys::process::exit_now(100 + e as i32);
             }
             Forked::Parent { pid, .. } => {

@@ -227,6 +227,7 @@ fn check_host(config: &Config, opts: &CreateOptions, mode: Mode) -> Result<()> {
     let Some(process) = &config.process else {
         return Err(spec::SpecError::invalid("process", "is required").into());
     };
+    spec::host::check(config)?;
     if !config.has_namespace(spec::NsKind::Mount) {
         return Err(spec::SpecError::invalid(
             "linux.namespaces",

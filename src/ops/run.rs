@@ -59,13 +59,21 @@ pub fn run(rt: &Runtime, id: &str, opts: &RunOptions) -> Result<i32> {
     Ok(code)
 }
 
+/// Starts a created container; on a failed startContainer or poststart
+/// hook the init is killed and, as `c` is not finished, everything else is
+/// removed when `c` is dropped.
 fn start(c: &mut Creation) -> Result<()> {
     c.launched.commit()?;
-    c.launched.start()?;
+    if let Err(e) = c.launched.start() {
+        c.launched.kill();
+        return Err(e.into());
+    }
     if c.state.has_hooks
         && let Some(dir) = &c.dir
+        && let Err(e) = super::start::run_poststart(dir, &c.state)
     {
-        super::start::run_poststart(dir, &c.state);
+        c.launched.kill();
+        return Err(e);
     }
     c.finish();
     Ok(())

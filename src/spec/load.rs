@@ -11,28 +11,43 @@ use super::SpecError;
 /// names its JSON path, e.g.
 /// `config.json: linux.namespaces[2].type: unknown namespace "foo"`.
 pub fn parse(bytes: &[u8]) -> Result<Spec, SpecError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let mut value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| SpecError::Syntax {
+            line: e.line(),
+            column: e.column(),
+            msg: strip_position(&e.to_string()),
+        })?;
+    normalize(&mut value);
+    let spec: Spec = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() || path == "." {
-            return SpecError::Syntax {
-                line: inner.line(),
-                column: inner.column(),
-                msg: strip_position(&inner.to_string()),
-            };
+        let msg = strip_position(&e.into_inner().to_string());
+        if path == "." {
+            return SpecError::invalid("(document)", msg);
         }
-        SpecError::invalid(
-            path.clone(),
-            explain(&path, &strip_position(&inner.to_string())),
-        )
-    })?;
-    de.end().map_err(|e| SpecError::Syntax {
-        line: e.line(),
-        column: e.column(),
-        msg: strip_position(&e.to_string()),
+        SpecError::invalid(path.clone(), explain(&path, &msg))
     })?;
     Ok(spec)
+}
+
+/// Rewrites spellings of the runtime spec that `oci-spec` 0.10 names
+/// differently, so valid configurations parse: two scheduler flags are
+/// spelled `SCHED_RESET_ON_FORK` and `SCHED_FLAG_D_L_OVERRUN` by its
+/// derive (the spec says `SCHED_FLAG_RESET_ON_FORK`, `SCHED_FLAG_DL_OVERRUN`).
+fn normalize(v: &mut serde_json::Value) {
+    let Some(flags) = v
+        .pointer_mut("/process/scheduler/flags")
+        .and_then(|f| f.as_array_mut())
+    else {
+        return;
+    };
+    for f in flags {
+        let renamed = match f.as_str() {
+            Some("SCHED_FLAG_RESET_ON_FORK") => "SCHED_RESET_ON_FORK",
+            Some("SCHED_FLAG_DL_OVERRUN") => "SCHED_FLAG_D_L_OVERRUN",
+            _ => continue,
+        };
+        *f = serde_json::Value::from(renamed);
+    }
 }
 
 /// serde_json appends " at line L column C"; berth reports the JSON path
@@ -151,6 +166,30 @@ mod tests {
     fn trailing_garbage_is_rejected() {
         let e = err(r#"{"ociVersion":"1.0.2"} x"#);
         assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn spec_spellings_of_scheduler_flags_parse() {
+        let spec = parse(
+            br#"{"ociVersion":"1.3.0","process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0},
+            "scheduler":{"policy":"SCHED_BATCH","flags":["SCHED_FLAG_RESET_ON_FORK","SCHED_FLAG_DL_OVERRUN","SCHED_FLAG_RECLAIM"]}}}"#,
+        )
+        .expect("valid");
+        let flags = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.scheduler().as_ref())
+            .and_then(|s| s.flags().clone())
+            .expect("flags");
+        assert_eq!(flags.len(), 3);
+        let e = err(
+            r#"{"ociVersion":"1.3.0","process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0},
+            "scheduler":{"policy":"SCHED_BATCH","flags":["SCHED_FLAG_BOGUS"]}}}"#,
+        );
+        assert_eq!(
+            e,
+            r#"config.json: process.scheduler.flags[0]: unknown scheduler flag "SCHED_FLAG_BOGUS""#
+        );
     }
 
     #[test]

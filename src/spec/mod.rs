@@ -4,14 +4,18 @@
 //! Nothing outside this module walks `oci-spec`'s `Option` chains for the
 //! fields the launch path needs; it reads [`Config`] instead.
 
+pub mod host;
+mod linux;
 mod load;
 pub mod model;
 pub mod mountopt;
+pub mod process;
 pub mod template;
 mod validate;
 
 use std::path::{Path, PathBuf};
 
+pub use linux::valid_ifname;
 pub use load::parse;
 pub use model::*;
 pub use validate::build;

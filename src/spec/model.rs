@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
-use oci_spec::runtime::{Hooks, Linux, LinuxDevice, LinuxResources, LinuxSeccomp, Process};
+use oci_spec::runtime::{
+    Hooks, Linux, LinuxDevice, LinuxIntelRdt, LinuxResources, LinuxSeccomp, Process,
+};
 
 use super::mountopt::{MountOptions, Propagation};
 
@@ -86,7 +88,7 @@ pub struct Namespace {
 }
 
 /// One range of a uid or gid mapping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IdMap {
     pub container: u32,
     pub host: u32,
@@ -132,8 +134,27 @@ pub struct MountEntry {
     pub destination: String,
     pub kind: MountKind,
     pub options: MountOptions,
-    pub uid_mappings: Vec<IdMap>,
-    pub gid_mappings: Vec<IdMap>,
+    /// An idmapped bind mount (`idmap`, `ridmap`, or per-mount mappings).
+    pub idmap: Option<MountIdmap>,
+}
+
+/// The id mapping of an idmapped mount, done with
+/// `mount_setattr(MOUNT_ATTR_IDMAP)` and a user namespace carrying it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountIdmap {
+    /// `ridmap`: every mount of an `rbind` tree is idmapped, not only the top.
+    pub recursive: bool,
+    pub source: IdmapSource,
+}
+
+/// Where an idmapped mount's user namespace comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdmapSource {
+    /// A new user namespace with these mappings: the mount's own
+    /// `uidMappings`/`gidMappings`, or the container's.
+    Maps { uid: Vec<IdMap>, gid: Vec<IdMap> },
+    /// The user namespace the container joins by path.
+    Userns(PathBuf),
 }
 
 /// The container process's user.
@@ -181,9 +202,68 @@ pub struct ProcessConfig {
     pub rlimits: Vec<Rlimit>,
     pub no_new_privileges: bool,
     pub oom_score_adj: Option<i32>,
-    /// The original object, for the less common fields (scheduler, I/O
-    /// priority, CPU affinity, LSM labels).
+    /// Scheduler, I/O priority, CPU affinity and LSM labels.
+    pub attrs: ProcessAttrs,
+    /// The original object, as given.
     pub oci: Process,
+}
+
+/// The less common process attributes (runtime-spec "Linux Process"),
+/// already converted to kernel values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessAttrs {
+    pub scheduler: Option<Scheduler>,
+    pub io_priority: Option<IoPriority>,
+    pub exec_cpu_affinity: Option<ExecCpuAffinity>,
+    pub apparmor_profile: Option<String>,
+    pub selinux_label: Option<String>,
+}
+
+/// `process.scheduler` as `sched_setattr(2)` takes it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scheduler {
+    /// `SCHED_*` policy number.
+    pub policy: u32,
+    /// `SCHED_FLAG_*` bits.
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+}
+
+/// `process.ioPriority`: `IOPRIO_CLASS_*` number and level 0..7.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IoPriority {
+    pub class: u32,
+    pub level: u32,
+}
+
+/// `process.execCPUAffinity`, as lists of CPU numbers. Applies to `exec`
+/// processes only (runtime-spec: "not applicable to the container's init").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecCpuAffinity {
+    pub initial: Option<Vec<usize>>,
+    pub final_cpus: Option<Vec<usize>>,
+}
+
+/// `linux.memoryPolicy` as `set_mempolicy(2)` takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryPolicy {
+    /// `MPOL_*` mode with the `MPOL_F_*` flags or'ed in.
+    pub mode: i32,
+    /// Node numbers of the node mask.
+    pub nodes: Vec<usize>,
+}
+
+/// One `linux.netDevices` entry: a host link moved into the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetDevice {
+    /// The link's name in the runtime's network namespace.
+    pub host_name: String,
+    /// Its name in the container (may be a `%d` template).
+    pub name: String,
 }
 
 /// A validated container configuration.
@@ -213,6 +293,13 @@ pub struct Config {
     pub devices: Vec<LinuxDevice>,
     pub sysctl: BTreeMap<String, String>,
     pub seccomp: Option<LinuxSeccomp>,
+    /// `linux.personality` as a `personality(2)` persona.
+    pub personality: Option<libc::c_ulong>,
+    pub memory_policy: Option<MemoryPolicy>,
+    /// Sorted by host name.
+    pub net_devices: Vec<NetDevice>,
+    pub mount_label: Option<String>,
+    pub intel_rdt: Option<LinuxIntelRdt>,
     /// The original `linux` object, for fields only one subsystem reads.
     pub linux: Linux,
 }

@@ -247,9 +247,12 @@ fn apply_known(o: &mut MountOptions, opt: &str) -> bool {
         // Superblock flags that the generic VFS parser accepts by name.
         "sync" | "async" | "dirsync" | "lazytime" | "nolazytime" | "mand" | "nomand"
         | "iversion" | "noiversion" | "silent" | "loud" => {
+            // The clearing forms are the defaults of a new superblock.
+            // "silent" only quiets the kernel log at mount time, which the
+            // new mount API does anyway (messages go to the fs context).
             if !matches!(
                 name,
-                "async" | "nolazytime" | "nomand" | "noiversion" | "loud"
+                "async" | "nolazytime" | "nomand" | "noiversion" | "loud" | "silent"
             ) {
                 o.data.push(DataOption::Flag(name.to_string()));
             }

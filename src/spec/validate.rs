@@ -4,20 +4,17 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Component, Path, PathBuf};
-use std::str::FromStr;
 
-use oci_spec::runtime::{
-    Capabilities, Hook, LinuxIdMapping, LinuxNamespaceType, LinuxSeccompAction, PosixRlimitType,
-    Process, Spec,
-};
+use oci_spec::runtime::{Hook, LinuxIdMapping, LinuxNamespaceType, Spec};
 
 use super::SpecError;
+use super::linux::{self, ContainerUserns};
 use super::model::*;
 use super::mountopt;
 
-type Result<T> = std::result::Result<T, SpecError>;
+pub(super) type Result<T> = std::result::Result<T, SpecError>;
 
-fn invalid<T>(field: impl Into<String>, msg: impl Into<String>) -> Result<T> {
+pub(super) fn invalid<T>(field: impl Into<String>, msg: impl Into<String>) -> Result<T> {
     Err(SpecError::invalid(field, msg))
 }
 
@@ -50,17 +47,30 @@ pub fn build(spec: Spec, bundle: &Path) -> Result<Config> {
         new_userns,
     )?;
 
+    let userns = match namespaces.iter().find(|n| n.kind == NsKind::User) {
+        None => ContainerUserns::None,
+        Some(Namespace { path: Some(p), .. }) => ContainerUserns::Joined(p),
+        Some(_) => ContainerUserns::New {
+            uid: &uid_mappings,
+            gid: &gid_mappings,
+        },
+    };
     let mounts = spec
         .mounts()
         .as_deref()
         .unwrap_or_default()
         .iter()
         .enumerate()
-        .map(|(i, m)| mount(i, m, bundle))
+        .map(|(i, m)| linux::mount(i, m, bundle, &userns))
         .collect::<Result<Vec<_>>>()?;
 
     let process = match spec.process() {
-        Some(p) => Some(process(p, new_userns, &uid_mappings, &gid_mappings)?),
+        Some(p) => Some(super::process::process(
+            p,
+            new_userns,
+            &uid_mappings,
+            &gid_mappings,
+        )?),
         None => None,
     };
 
@@ -100,8 +110,12 @@ pub fn build(spec: Spec, bundle: &Path) -> Result<Config> {
     }
     let hooks = spec.hooks().clone().unwrap_or_default();
     check_hooks(&hooks)?;
-    check_seccomp(&linux)?;
+    linux::check_seccomp(&linux)?;
     check_time_offsets(&linux, &namespaces)?;
+    let memory_policy = linux::memory_policy(&linux)?;
+    let personality = linux::personality(&linux)?;
+    let net_devices = linux::net_devices(&linux, has(NsKind::Net))?;
+    linux::check_intel_rdt(&linux)?;
 
     let cgroups_path = linux
         .cgroups_path()
@@ -131,6 +145,11 @@ pub fn build(spec: Spec, bundle: &Path) -> Result<Config> {
         devices,
         sysctl,
         seccomp: linux.seccomp().clone(),
+        personality,
+        memory_policy,
+        net_devices,
+        mount_label: linux.mount_label().clone().filter(|l| !l.is_empty()),
+        intel_rdt: linux.intel_rdt().clone(),
         linux,
     })
 }
@@ -231,7 +250,7 @@ fn mappings(field: &str, maps: Option<&[LinuxIdMapping]>, new_userns: bool) -> R
     id_maps(field, maps)
 }
 
-fn id_maps(field: &str, maps: &[LinuxIdMapping]) -> Result<Vec<IdMap>> {
+pub(super) fn id_maps(field: &str, maps: &[LinuxIdMapping]) -> Result<Vec<IdMap>> {
     let out: Vec<IdMap> = maps
         .iter()
         .map(|m| IdMap {
@@ -267,223 +286,6 @@ fn id_maps(field: &str, maps: &[LinuxIdMapping]) -> Result<Vec<IdMap>> {
         return invalid(field, "the kernel accepts at most 340 ranges");
     }
     Ok(out)
-}
-
-fn mount(i: usize, m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountEntry> {
-    let field = |f: &str| format!("mounts[{i}].{f}");
-    let dest = m.destination();
-    if dest.as_os_str().is_empty() {
-        return invalid(field("destination"), "is required");
-    }
-    // Relative destinations are deprecated but allowed: relative to "/".
-    let destination = clean(&Path::new("/").join(dest))
-        .to_string_lossy()
-        .into_owned();
-    let options = mountopt::parse(m.options().as_deref().unwrap_or_default());
-    let typ = m.typ().as_deref().unwrap_or_default();
-    let kind = if options.bind.is_some() || typ == "bind" {
-        let Some(src) = m.source().as_ref().filter(|s| !s.as_os_str().is_empty()) else {
-            return invalid(field("source"), "required for a bind mount");
-        };
-        MountKind::Bind {
-            source: clean(&bundle.join(src)),
-            recursive: options.bind.unwrap_or(false),
-        }
-    } else if typ == "cgroup" || typ == "cgroup2" {
-        MountKind::Cgroup
-    } else if typ.is_empty() {
-        return invalid(field("type"), "required unless the mount is a bind mount");
-    } else {
-        MountKind::Fs {
-            fstype: typ.to_string(),
-            source: m
-                .source()
-                .as_ref()
-                .map(|s| s.to_string_lossy().into_owned()),
-        }
-    };
-    if options.remount && matches!(kind, MountKind::Bind { .. }) {
-        return invalid(
-            field("options"),
-            "\"remount\" cannot be combined with a bind mount",
-        );
-    }
-    let uid_mappings = id_maps(
-        &field("uidMappings"),
-        m.uid_mappings().as_deref().unwrap_or_default(),
-    )?;
-    let gid_mappings = id_maps(
-        &field("gidMappings"),
-        m.gid_mappings().as_deref().unwrap_or_default(),
-    )?;
-    if uid_mappings.is_empty() != gid_mappings.is_empty() {
-        return invalid(
-            field("uidMappings"),
-            "uidMappings and gidMappings must be given together",
-        );
-    }
-    if (!uid_mappings.is_empty() || options.idmap.is_some())
-        && !matches!(kind, MountKind::Bind { .. })
-    {
-        return invalid(
-            field("options"),
-            "idmapped mounts are only supported for bind mounts",
-        );
-    }
-    Ok(MountEntry {
-        index: i,
-        destination,
-        kind,
-        options,
-        uid_mappings,
-        gid_mappings,
-    })
-}
-
-fn capset(field: &str, set: &Option<Capabilities>) -> Result<caps::CapsHashSet> {
-    let mut out = caps::CapsHashSet::new();
-    for c in set.iter().flatten() {
-        let name = format!("CAP_{c}");
-        match caps::Capability::from_str(&name) {
-            Ok(cap) => {
-                out.insert(cap);
-            }
-            Err(_) => return invalid(field, format!("unknown capability {name:?}")),
-        }
-    }
-    Ok(out)
-}
-
-fn rlimit_id(t: PosixRlimitType) -> (libc::c_int, &'static str) {
-    use PosixRlimitType as T;
-    match t {
-        T::RlimitCpu => (libc::RLIMIT_CPU as _, "RLIMIT_CPU"),
-        T::RlimitFsize => (libc::RLIMIT_FSIZE as _, "RLIMIT_FSIZE"),
-        T::RlimitData => (libc::RLIMIT_DATA as _, "RLIMIT_DATA"),
-        T::RlimitStack => (libc::RLIMIT_STACK as _, "RLIMIT_STACK"),
-        T::RlimitCore => (libc::RLIMIT_CORE as _, "RLIMIT_CORE"),
-        T::RlimitRss => (libc::RLIMIT_RSS as _, "RLIMIT_RSS"),
-        T::RlimitNproc => (libc::RLIMIT_NPROC as _, "RLIMIT_NPROC"),
-        T::RlimitNofile => (libc::RLIMIT_NOFILE as _, "RLIMIT_NOFILE"),
-        T::RlimitMemlock => (libc::RLIMIT_MEMLOCK as _, "RLIMIT_MEMLOCK"),
-        T::RlimitAs => (libc::RLIMIT_AS as _, "RLIMIT_AS"),
-        T::RlimitLocks => (libc::RLIMIT_LOCKS as _, "RLIMIT_LOCKS"),
-        T::RlimitSigpending => (libc::RLIMIT_SIGPENDING as _, "RLIMIT_SIGPENDING"),
-        T::RlimitMsgqueue => (libc::RLIMIT_MSGQUEUE as _, "RLIMIT_MSGQUEUE"),
-        T::RlimitNice => (libc::RLIMIT_NICE as _, "RLIMIT_NICE"),
-        T::RlimitRtprio => (libc::RLIMIT_RTPRIO as _, "RLIMIT_RTPRIO"),
-        T::RlimitRttime => (libc::RLIMIT_RTTIME as _, "RLIMIT_RTTIME"),
-    }
-}
-
-fn process(p: &Process, new_userns: bool, uids: &[IdMap], gids: &[IdMap]) -> Result<ProcessConfig> {
-    let args = p.args().clone().unwrap_or_default();
-    if args.is_empty() || args[0].is_empty() {
-        return invalid("process.args", "must not be empty");
-    }
-    let cwd = p.cwd().to_string_lossy().into_owned();
-    if !p.cwd().is_absolute() {
-        return invalid("process.cwd", format!("{cwd:?} is not an absolute path"));
-    }
-    let u = p.user();
-    let user = User {
-        uid: u.uid(),
-        gid: u.gid(),
-        umask: u.umask(),
-        additional_gids: u.additional_gids().clone().unwrap_or_default(),
-    };
-    if new_userns {
-        if IdMap::to_host(uids, user.uid).is_none() {
-            return invalid(
-                "process.user.uid",
-                format!("{} is not mapped by linux.uidMappings", user.uid),
-            );
-        }
-        if IdMap::to_host(gids, user.gid).is_none() {
-            return invalid(
-                "process.user.gid",
-                format!("{} is not mapped by linux.gidMappings", user.gid),
-            );
-        }
-        for (i, g) in user.additional_gids.iter().enumerate() {
-            if IdMap::to_host(gids, *g).is_none() {
-                return invalid(
-                    format!("process.user.additionalGids[{i}]"),
-                    format!("{g} is not mapped by linux.gidMappings"),
-                );
-            }
-        }
-    }
-    let caps = match p.capabilities() {
-        None => CapSets::default(),
-        Some(c) => CapSets {
-            bounding: capset("process.capabilities.bounding", c.bounding())?,
-            effective: capset("process.capabilities.effective", c.effective())?,
-            inheritable: capset("process.capabilities.inheritable", c.inheritable())?,
-            permitted: capset("process.capabilities.permitted", c.permitted())?,
-            ambient: capset("process.capabilities.ambient", c.ambient())?,
-        },
-    };
-    let mut rlimits: Vec<Rlimit> = Vec::new();
-    for (i, r) in p
-        .rlimits()
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
-        let (resource, name) = rlimit_id(r.typ());
-        if rlimits.iter().any(|x| x.resource == resource) {
-            return invalid(
-                format!("process.rlimits[{i}].type"),
-                format!("{name} is listed more than once"),
-            );
-        }
-        if r.soft() > r.hard() {
-            return invalid(
-                format!("process.rlimits[{i}]"),
-                format!("soft limit {} is above hard limit {}", r.soft(), r.hard()),
-            );
-        }
-        rlimits.push(Rlimit {
-            resource,
-            name,
-            soft: r.soft(),
-            hard: r.hard(),
-        });
-    }
-    if let Some(adj) = p.oom_score_adj()
-        && !(-1000..=1000).contains(&adj)
-    {
-        return invalid(
-            "process.oomScoreAdj",
-            format!("{adj} is outside -1000..1000"),
-        );
-    }
-    if let Some(prio) = p.io_priority()
-        && !(0..=7).contains(&prio.priority())
-    {
-        return invalid(
-            "process.ioPriority.priority",
-            format!("{} is outside 0..7", prio.priority()),
-        );
-    }
-    let console_size = p
-        .console_size()
-        .map(|b| (b.height() as u16, b.width() as u16));
-    Ok(ProcessConfig {
-        args,
-        env: p.env().clone().unwrap_or_default(),
-        cwd,
-        terminal: p.terminal().unwrap_or(false),
-        console_size,
-        user,
-        caps,
-        rlimits,
-        no_new_privileges: p.no_new_privileges().unwrap_or(false),
-        oom_score_adj: p.oom_score_adj(),
-        oci: p.clone(),
-    })
 }
 
 /// Which namespace a sysctl belongs to, following runc's rules. `None`
@@ -583,64 +385,6 @@ fn check_hooks(h: &oci_spec::runtime::Hooks) -> Result<()> {
     check_hook_list("startContainer", h.start_container())?;
     check_hook_list("poststart", h.poststart())?;
     check_hook_list("poststop", h.poststop())
-}
-
-fn takes_errno(a: LinuxSeccompAction) -> bool {
-    matches!(
-        a,
-        LinuxSeccompAction::ScmpActErrno | LinuxSeccompAction::ScmpActTrace
-    )
-}
-
-fn check_seccomp(linux: &oci_spec::runtime::Linux) -> Result<()> {
-    let Some(s) = linux.seccomp() else {
-        return Ok(());
-    };
-    if s.default_errno_ret().is_some() && !takes_errno(s.default_action()) {
-        return invalid(
-            "linux.seccomp.defaultErrnoRet",
-            "only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE",
-        );
-    }
-    let mut notify = s.default_action() == LinuxSeccompAction::ScmpActNotify;
-    for (i, sc) in s
-        .syscalls()
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
-        if sc.names().is_empty() {
-            return invalid(
-                format!("linux.seccomp.syscalls[{i}].names"),
-                "must not be empty",
-            );
-        }
-        if sc.errno_ret().is_some() && !takes_errno(sc.action()) {
-            return invalid(
-                format!("linux.seccomp.syscalls[{i}].errnoRet"),
-                "only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE",
-            );
-        }
-        notify |= sc.action() == LinuxSeccompAction::ScmpActNotify;
-    }
-    if notify
-        && s.listener_path()
-            .as_ref()
-            .is_none_or(|p| p.as_os_str().is_empty())
-    {
-        return invalid(
-            "linux.seccomp.listenerPath",
-            "required when an action is SCMP_ACT_NOTIFY",
-        );
-    }
-    if let Some(p) = s.listener_path()
-        && !p.as_os_str().is_empty()
-        && !p.is_absolute()
-    {
-        return invalid("linux.seccomp.listenerPath", "must be an absolute path");
-    }
-    Ok(())
 }
 
 fn check_time_offsets(linux: &oci_spec::runtime::Linux, namespaces: &[Namespace]) -> Result<()> {
@@ -926,12 +670,6 @@ mod tests {
             r#""linux":{"namespaces":[{"type":"time"}],"timeOffsets":{"monotonic":{"secs":1}}}"#,
         )
         .expect("valid");
-    }
-
-    #[test]
-    fn seccomp_notify_needs_listener() {
-        let e = err(r#""linux":{"seccomp":{"defaultAction":"SCMP_ACT_NOTIFY"}}"#);
-        assert!(e.contains("linux.seccomp.listenerPath: required"), "{e}");
     }
 
     #[test]

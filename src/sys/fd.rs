@@ -40,6 +40,37 @@ pub fn close_from(first: RawFd) -> Result<()> {
     .map(drop)
 }
 
+/// Closes every descriptor from `first` upwards except those in `keep`
+/// (which must be close-on-exec, so they still go at `execve`).
+///
+/// The same contract as [`close_from`] applies to the closed ones.
+pub fn close_from_except(first: RawFd, keep: &[RawFd]) -> Result<()> {
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|k| *k >= first).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut lo = first;
+    for k in keep {
+        if k > lo {
+            close_range(lo, k - 1)?;
+        }
+        lo = k + 1;
+    }
+    close_range(lo, RawFd::MAX)
+}
+
+fn close_range(lo: RawFd, hi: RawFd) -> Result<()> {
+    // SAFETY: as for `close_from`; the caller's contract covers ownership.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            lo as libc::c_uint,
+            hi as libc::c_uint,
+            0,
+        )
+    })
+    .map(drop)
+}
+
 /// Clears `FD_CLOEXEC` on a descriptor the caller asked to pass into the
 /// container (stdio, `--preserve-fds`, `LISTEN_FDS`).
 pub fn keep_across_exec(fd: RawFd) -> Result<()> {
@@ -121,21 +152,4 @@ pub fn recv_fd(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Option<Ow
         }
     }
     Ok((msg.bytes, got))
-}
-
-/// Closes every descriptor from `first` upwards except `keep`, which is
-/// moved to `first` (close-on-exec) and returned.
-///
-/// For a process about to exec (see [`close_from`]): the returned
-/// descriptor is the only one above `first - 1` that stays valid.
-pub fn close_from_keeping(first: RawFd, keep: BorrowedFd<'_>) -> Result<BorrowedFd<'static>> {
-    if keep.as_raw_fd() != first {
-        // SAFETY: dup3 onto `first`: whatever was there is about to be
-        // closed anyway by the sweep below.
-        check(unsafe { libc::dup3(keep.as_raw_fd(), first, libc::O_CLOEXEC) } as libc::c_long)?;
-    }
-    close_from(first + 1)?;
-    // SAFETY: `first` now holds the duplicate and nothing else owns it; the
-    // process execs or exits without closing it.
-    Ok(unsafe { BorrowedFd::borrow_raw(first) })
 }

@@ -15,6 +15,7 @@ pub mod mount;
 pub mod process;
 pub mod seccomp;
 pub mod tty;
+pub mod userns;
 pub mod wait;
 
 pub use nix::errno::Errno;

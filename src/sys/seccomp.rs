@@ -66,3 +66,79 @@ pub fn load(prog: &Program, flags: libc::c_ulong) -> Result<Option<OwnedFd>> {
     }
     Ok(None)
 }
+
+/// One notification from a seccomp listener: a process stopped in a
+/// system call, waiting for the supervisor's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Notification {
+    pub id: u64,
+    pub pid: u32,
+    /// The system call number (of `arch`).
+    pub nr: i32,
+    pub arch: u32,
+    pub args: [u64; 6],
+}
+
+/// How a supervisor answers a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// The call returns `val` without running.
+    Return(i64),
+    /// The call fails with this errno without running.
+    Fail(i32),
+    /// The call runs as if there were no filter.
+    Continue,
+}
+
+/// Waits for the next notification on `listener`
+/// (`SECCOMP_IOCTL_NOTIF_RECV`).
+pub fn receive(listener: std::os::fd::BorrowedFd<'_>) -> Result<Notification> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: seccomp_notif is a plain C struct the kernel requires zeroed.
+    let mut n: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `n` is a valid, writable seccomp_notif for the ioctl.
+        let r = unsafe {
+            libc::ioctl(
+                listener.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_RECV,
+                &mut n as *mut libc::seccomp_notif,
+            )
+        };
+        match check(r as libc::c_long) {
+            Err(super::Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(_) => break,
+        }
+    }
+    Ok(Notification {
+        id: n.id,
+        pid: n.pid,
+        nr: n.data.nr,
+        arch: n.data.arch,
+        args: n.data.args,
+    })
+}
+
+/// Answers notification `id` (`SECCOMP_IOCTL_NOTIF_SEND`). Fails with
+/// `ENOENT` when the call is no longer waiting (for example interrupted).
+pub fn respond(listener: std::os::fd::BorrowedFd<'_>, id: u64, answer: Answer) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: seccomp_notif_resp is a plain C struct; zero is valid.
+    let mut r: libc::seccomp_notif_resp = unsafe { std::mem::zeroed() };
+    r.id = id;
+    match answer {
+        Answer::Return(v) => r.val = v,
+        Answer::Fail(e) => r.error = -e,
+        Answer::Continue => r.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+    }
+    // SAFETY: `r` is a valid seccomp_notif_resp for the ioctl.
+    let ret = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_SEND,
+            &mut r as *mut libc::seccomp_notif_resp,
+        )
+    };
+    check(ret as libc::c_long).map(drop)
+}

@@ -338,8 +338,21 @@ impl Drop for Fixture {
     }
 }
 
-/// PIDs of processes whose root directory is `rootfs` (the container's).
+/// PIDs of processes running inside a container built on `rootfs`: their
+/// root mount (mount point `/` in their own mountinfo) is a bind of it.
+/// (`/proc/<pid>/root` cannot tell: after `pivot_root` it reads `/`.)
 pub fn processes_rooted_in(rootfs: &Path) -> Vec<i32> {
+    // The mount's root is shown relative to its filesystem, so compare the
+    // unique tail: the test's temporary directory and below.
+    let tail: PathBuf = rootfs
+        .components()
+        .rev()
+        .take(3)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let tail = format!("/{}", tail.display());
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return out;
@@ -348,9 +361,14 @@ pub fn processes_rooted_in(rootfs: &Path) -> Vec<i32> {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
             continue;
         };
-        if let Ok(root) = std::fs::read_link(e.path().join("root"))
-            && (root == rootfs)
-        {
+        let Ok(info) = std::fs::read_to_string(e.path().join("mountinfo")) else {
+            continue;
+        };
+        let rooted = info.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 4 && f[4] == "/" && f[3].ends_with(&tail)
+        });
+        if rooted {
             out.push(pid);
         }
     }
@@ -443,4 +461,34 @@ fn read_all(mut f: std::fs::File) -> Vec<u8> {
 /// Lossy UTF-8.
 pub fn s(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// The static probe binary (`tests/probe/probe.c`), compiled once with the
+/// system C compiler (gcc and libc6-dev, installed by `.ci/install-deps`).
+pub fn probe() -> PathBuf {
+    static PROBE: OnceLock<PathBuf> = OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+            let out = dir.join("berth-probe");
+            let tmp = dir.join(format!("berth-probe.{}", std::process::id()));
+            let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/probe/probe.c");
+            let st = Command::new("cc")
+                .args(["-static", "-O2", "-pthread", "-o"])
+                .arg(&tmp)
+                .arg(&src)
+                .status()
+                .expect("cc (apt-get install gcc libc6-dev)");
+            assert!(st.success(), "compiling {}", src.display());
+            std::fs::rename(&tmp, &out).unwrap();
+            out
+        })
+        .clone()
+}
+
+impl Fixture {
+    /// Copies the probe into the rootfs as `/bin/probe`.
+    pub fn install_probe(&self) {
+        std::fs::copy(probe(), self.rootfs().join("bin/probe")).unwrap();
+    }
 }
