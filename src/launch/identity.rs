@@ -183,3 +183,35 @@ pub fn verify_cwd() -> Result<(), IdentityError> {
         }),
     }
 }
+
+/// In a user namespace the process still has the host's root ids, which
+/// the namespace does not map (files it creates would fail with
+/// EOVERFLOW): switch to the namespace's root, which keeps every
+/// capability. A namespace that does not map root keeps the ids as they are.
+pub fn become_userns_root() -> Result<(), IdentityError> {
+    let root = Gid::from_raw(0);
+    match nix::unistd::setresgid(root, root, root) {
+        Ok(()) | Err(Errno::EINVAL) => {}
+        Err(source) => {
+            return Err(IdentityError::User {
+                what: "setresgid(0) in the user namespace".into(),
+                source,
+            });
+        }
+    }
+    let root = Uid::from_raw(0);
+    match nix::unistd::setresuid(root, root, root) {
+        Ok(()) | Err(Errno::EINVAL) => Ok(()),
+        Err(source) => Err(IdentityError::User {
+            what: "setresuid(0) in the user namespace".into(),
+            source,
+        }),
+    }
+}
+
+/// Whether `setgroups(2)` is allowed: not in a user namespace whose
+/// `/proc/self/setgroups` says `deny`.
+pub fn setgroups_allowed(in_userns: bool) -> bool {
+    !in_userns
+        || std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
+}

@@ -8,8 +8,12 @@
 //! - `parent`: the runtime side, up to `Ready`;
 //! - `init`: the container side, from `clone3` to `execve`;
 //! - `rootfs`, `dev`: the root filesystem;
-//! - `identity`, `exec`: user, capabilities, limits and the program.
+//! - `identity`, `exec`: user, capabilities, limits and the program;
+//! - [`attach`], `attach_child`: `exec`, a new process in a running
+//!   container.
 
+pub mod attach;
+mod attach_child;
 mod dev;
 mod exec;
 mod identity;
@@ -21,6 +25,7 @@ mod rootfs;
 
 use std::path::PathBuf;
 
+pub use attach::{ExecRequest, Placement, Spawned, spawn};
 pub use exec::look_path;
 pub use identity::{IdentityError, apply_identity, apply_rlimits, verify_cwd};
 pub use parent::{Gate, LaunchRequest, Launched, launch};

@@ -4,9 +4,14 @@
 
 mod create;
 mod delete;
+mod exec;
+mod exec_cgroup;
+mod exec_process;
 mod features;
+mod foreground;
 mod kill;
 mod list;
+mod pidfd_socket;
 mod run;
 mod start;
 mod state;
@@ -15,6 +20,8 @@ use std::path::PathBuf;
 
 pub use create::{CreateOptions, create};
 pub use delete::delete;
+pub use exec::{ExecOptions, exec};
+pub use exec_process::ProcessFlags;
 pub use features::features;
 pub use kill::kill;
 pub use list::{ListEntry, list};

@@ -376,6 +376,17 @@ fn rlimit_id(t: PosixRlimitType) -> (libc::c_int, &'static str) {
     }
 }
 
+/// Validates a `process` object on its own (for `exec`), against the
+/// container's user namespace mappings.
+pub fn build_process(p: &Process, config: &Config) -> Result<ProcessConfig> {
+    process(
+        p,
+        config.new_userns(),
+        &config.uid_mappings,
+        &config.gid_mappings,
+    )
+}
+
 fn process(p: &Process, new_userns: bool, uids: &[IdMap], gids: &[IdMap]) -> Result<ProcessConfig> {
     let args = p.args().clone().unwrap_or_default();
     if args.is_empty() || args[0].is_empty() {
