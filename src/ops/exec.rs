@@ -36,29 +36,9 @@ pub struct ExecOptions {
 /// Runs a process in container `id`. Returns its exit status (0 when
 /// detached).
 pub fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
-    // No lock: exec must not keep `kill`, `pause` or `delete` waiting for
-    // as long as the process runs (runc takes none either).
-    let dir = rt.store.open_unlocked(id)?;
-    let state = dir.load()?;
-    let mut status = state.status(&dir);
-    if matches!(status, Status::Created | Status::Running) && frozen(&state) {
-        status = Status::Paused;
-    }
-    status.check_exec(opts.ignore_paused)?;
-    let saved = std::fs::read(dir.file(CONFIG_FILE))
-        .map_err(OpsError::io(format!("{}", dir.file(CONFIG_FILE).display())))?;
-    let config = spec::build(spec::parse(&saved)?, &state.bundle)?;
-    let process = exec_process_config(&saved, &config, opts)?;
+    let (state, config, process) = load(rt, id, opts)?;
     check_terminal(process.terminal, opts)?;
-    for fd in 3..3 + opts.preserve_fds {
-        if !crate::sys::fd::is_open(fd) {
-            return Err(OpsError::Invalid(format!(
-                "unable to stat preserved-fd {} (of {}): descriptor {fd} is not open",
-                fd - 3,
-                opts.preserve_fds
-            )));
-        }
-    }
+    check_preserved(opts.preserve_fds)?;
     let seccomp = config
         .seccomp
         .as_ref()
@@ -74,29 +54,12 @@ pub fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
     } else {
         Some(Signals::block()?)
     };
-    let (console, ours) = match (&opts.console_socket, process.terminal) {
-        (Some(p), _) => (Some(crate::tty::connect(p)?), None),
-        (None, true) => {
-            let (theirs, ours) = foreground::console_pair()?;
-            (Some(theirs), Some(ours))
-        }
-        (None, false) => (None, None),
-    };
+    let (console, ours) = consoles(opts, process.terminal)?;
     let init = state.init.ok_or(TransitionError::ExecStopped)?;
     let init_pidfd = init.pidfd().ok_or(TransitionError::ExecStopped)?;
 
     let manager = state.cgroup.as_ref().map(cgroups::from_record);
-    let sub = if opts.cgroup.is_empty() {
-        None
-    } else {
-        let subs = exec_process::parse_cgroup_args(&opts.cgroup)?;
-        let hierarchies = exec_cgroup::read_init_cgroups(init.pid)?;
-        Some(exec_cgroup::place(
-            &hierarchies,
-            &subs,
-            cgroups::detect_mode() == cgroups::Mode::Unified,
-        )?)
-    };
+    let sub = sub_cgroups(&opts.cgroup, init.pid)?;
     let sub_target = match sub.as_ref().and_then(|s| s.clone_into.as_ref()) {
         Some(dir) => Some(open_cgroup_dir(dir)?),
         None => None,
@@ -146,6 +109,70 @@ pub fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
         &signals,
         ours.as_ref(),
     )
+}
+
+/// The console the process's pty master goes to, and (in the foreground)
+/// berth's end of it.
+fn consoles(opts: &ExecOptions, terminal: bool) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+    Ok(match (&opts.console_socket, terminal) {
+        (Some(p), _) => (Some(crate::tty::connect(p)?), None),
+        (None, true) => {
+            let (theirs, ours) = foreground::console_pair()?;
+            (Some(theirs), Some(ours))
+        }
+        (None, false) => (None, None),
+    })
+}
+
+/// Every descriptor `--preserve-fds` passes must be open.
+fn check_preserved(n: i32) -> Result<()> {
+    for fd in 3..3 + n {
+        if !crate::sys::fd::is_open(fd) {
+            return Err(OpsError::Invalid(format!(
+                "unable to stat preserved-fd {} (of {n}): descriptor {fd} is not open",
+                fd - 3
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The container's state and configuration, checked for exec, and the
+/// process to start.
+fn load(
+    rt: &Runtime,
+    id: &str,
+    opts: &ExecOptions,
+) -> Result<(ContainerState, Config, ProcessConfig)> {
+    // No lock: exec must not keep `kill`, `pause` or `delete` waiting for
+    // as long as the process runs (runc takes none either).
+    let dir = rt.store.open_unlocked(id)?;
+    let state = dir.load()?;
+    let mut status = state.status(&dir);
+    if matches!(status, Status::Created | Status::Running) && frozen(&state) {
+        status = Status::Paused;
+    }
+    status.check_exec(opts.ignore_paused)?;
+    let saved = std::fs::read(dir.file(CONFIG_FILE))
+        .map_err(OpsError::io(format!("{}", dir.file(CONFIG_FILE).display())))?;
+    let config = spec::build(spec::parse(&saved)?, &state.bundle)?;
+    let process = exec_process_config(&saved, &config, opts)?;
+    Ok((state, config, process))
+}
+
+/// `--cgroup`: where the process goes instead of the container's cgroup.
+fn sub_cgroups(args: &[String], init: i32) -> Result<Option<exec_cgroup::SubPlacement>> {
+    if args.is_empty() {
+        return Ok(None);
+    }
+    let subs = exec_process::parse_cgroup_args(args)?;
+    let hierarchies = exec_cgroup::read_init_cgroups(init)?;
+    exec_cgroup::place(
+        &hierarchies,
+        &subs,
+        cgroups::detect_mode() == cgroups::Mode::Unified,
+    )
+    .map(Some)
 }
 
 /// The process to start, validated against the container's config.
