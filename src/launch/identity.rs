@@ -177,11 +177,37 @@ pub fn verify_cwd() -> Result<(), IdentityError> {
     match nix::unistd::getcwd() {
         Ok(p) if p.is_absolute() => Ok(()),
         Ok(_) | Err(Errno::ENOENT) => Err(IdentityError::CwdOutside),
+        // A seccomp profile may deny getcwd(2) (runtime-tools' does):
+        // climb `..` instead, which stops at our root only if the working
+        // directory is below it.
+        Err(Errno::EPERM | Errno::ENOSYS) => cwd_below_root(),
         Err(source) => Err(IdentityError::Sys {
             what: "getcwd",
             source,
         }),
     }
+}
+
+fn cwd_below_root() -> Result<(), IdentityError> {
+    use nix::fcntl::{OFlag, openat};
+    use nix::sys::stat::{Mode, fstat, stat};
+    let sys = |what| move |source| IdentityError::Sys { what, source };
+    let id = |st: nix::sys::stat::FileStat| (st.st_dev, st.st_ino);
+    let root = id(stat("/").map_err(sys("stat /"))?);
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let mut cur = nix::fcntl::open(".", flags, Mode::empty()).map_err(sys("open ."))?;
+    for _ in 0..4096 {
+        let here = id(fstat(&cur).map_err(sys("stat cwd"))?);
+        if here == root {
+            return Ok(());
+        }
+        let up = openat(&cur, "..", flags, Mode::empty()).map_err(sys("open .."))?;
+        if id(fstat(&up).map_err(sys("stat .."))?) == here {
+            break; // a root that is not ours
+        }
+        cur = up;
+    }
+    Err(IdentityError::CwdOutside)
 }
 
 /// In a user namespace the process still has the host's root ids, which
