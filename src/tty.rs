@@ -50,6 +50,23 @@ pub fn connect(path: &Path) -> Result<OwnedFd, TtyError> {
 /// process's stdio and controlling terminal, and binds it over
 /// `/dev/console`.
 pub fn setup_console(socket: BorrowedFd<'_>, size: Option<(u16, u16)>) -> Result<(), TtyError> {
+    open_console(socket, size, true)
+}
+
+/// For `exec`: like [`setup_console`], but `/dev/console` stays the
+/// container init's (runc does the same).
+pub fn setup_exec_console(
+    socket: BorrowedFd<'_>,
+    size: Option<(u16, u16)>,
+) -> Result<(), TtyError> {
+    open_console(socket, size, false)
+}
+
+fn open_console(
+    socket: BorrowedFd<'_>,
+    size: Option<(u16, u16)>,
+    bind_console: bool,
+) -> Result<(), TtyError> {
     let master = nix::fcntl::open(
         "/dev/ptmx",
         OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
@@ -68,8 +85,20 @@ pub fn setup_console(socket: BorrowedFd<'_>, size: Option<(u16, u16)>) -> Result
         nix::sys::stat::Mode::empty(),
     )
     .map_err(sys_err("open pty slave"))?;
-    // /dev/console becomes the slave, resolved inside the root so it cannot
-    // be redirected (CVE-2025-52565 class).
+    if bind_console {
+        bind_dev_console(slave.as_fd())?;
+    }
+    sys::fd::send_fd(socket, b"/dev/ptmx", master.as_fd()).map_err(sys_err("send pty master"))?;
+    for fd in 0..=2 {
+        sys::fd::dup_onto_stdio(slave.as_fd(), fd).map_err(sys_err("dup pty slave"))?;
+    }
+    sys::tty::set_controlling(sys::fd::stdio(0)).map_err(sys_err("set controlling terminal"))?;
+    Ok(())
+}
+
+/// Binds the pty slave over `/dev/console`, resolved inside the root so it
+/// cannot be redirected (CVE-2025-52565 class).
+fn bind_dev_console(slave: BorrowedFd<'_>) -> Result<(), TtyError> {
     let root = nix::fcntl::open(
         "/",
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -104,14 +133,8 @@ pub fn setup_console(socket: BorrowedFd<'_>, size: Option<(u16, u16)>) -> Result
             source: Errno::EINVAL,
         });
     }
-    let tree = m::clone_tree(slave.as_fd(), c"", false).map_err(sys_err("bind /dev/console"))?;
-    m::attach(tree.as_fd(), console.as_fd()).map_err(sys_err("bind /dev/console"))?;
-    sys::fd::send_fd(socket, b"/dev/ptmx", master.as_fd()).map_err(sys_err("send pty master"))?;
-    for fd in 0..=2 {
-        sys::fd::dup_onto_stdio(slave.as_fd(), fd).map_err(sys_err("dup pty slave"))?;
-    }
-    sys::tty::set_controlling(sys::fd::stdio(0)).map_err(sys_err("set controlling terminal"))?;
-    Ok(())
+    let tree = m::clone_tree(slave, c"", false).map_err(sys_err("bind /dev/console"))?;
+    m::attach(tree.as_fd(), console.as_fd()).map_err(sys_err("bind /dev/console"))
 }
 
 /// Receives the master sent over a console socket connection.

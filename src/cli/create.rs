@@ -17,6 +17,9 @@ pub struct CreateFlags {
     /// Unix socket that receives the pty master (with `terminal: true`).
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
+    /// Unix socket that receives a pidfd of the container's init.
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
     /// Use MS_MOVE and chroot instead of pivot_root.
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
@@ -34,6 +37,7 @@ impl From<CreateFlags> for CreateOptions {
             bundle: f.bundle,
             pid_file: f.pid_file,
             console_socket: f.console_socket,
+            pidfd_socket: f.pidfd_socket,
             no_pivot: f.no_pivot,
             no_new_keyring: f.no_new_keyring,
             preserve_fds: f.preserve_fds,

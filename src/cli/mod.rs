@@ -4,6 +4,7 @@
 mod create;
 mod delete;
 mod events;
+mod exec;
 mod features;
 mod kill;
 mod list;
@@ -85,6 +86,8 @@ pub enum Command {
     Run(run::Args),
     /// Print a container's state.
     State(state::Args),
+    /// Run a process in a container.
+    Exec(exec::Args),
     /// Send a signal to a container.
     Kill(kill::Args),
     /// Delete a container.
@@ -152,15 +155,21 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             return 1;
         }
     };
+    // exec's own failures exit 255, so callers can tell them from the
+    // command's status (runc's convention); every other failure exits 1.
+    let (prefix, code) = match command {
+        Command::Exec(_) => ("exec failed: ", 255),
+        _ => ("", 1),
+    };
     match dispatch(&cli.global, command) {
         Ok(code) => code,
         Err(e) => {
-            let msg = format!("{e:#}");
+            let msg = format!("{prefix}{e:#}");
             tracing::error!("{msg}");
             if !to_stderr {
                 eprintln!("{msg}");
             }
-            1
+            code
         }
     }
 }
@@ -175,6 +184,7 @@ fn dispatch(g: &GlobalOpts, command: Command) -> anyhow::Result<i32> {
         Command::Start(a) => start::run(&rt, a),
         Command::Run(a) => run::run(&rt, a),
         Command::State(a) => state::run(&rt, a),
+        Command::Exec(a) => exec::run(&rt, a),
         Command::Kill(a) => kill::run(&rt, a),
         Command::Delete(a) => delete::run(&rt, a),
         Command::List(a) => list::run(&rt, a),

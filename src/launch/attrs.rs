@@ -82,29 +82,60 @@ pub fn node_mask(nodes: &[usize]) -> Vec<libc::c_ulong> {
     mask
 }
 
-/// Sets the AppArmor profile and SELinux label the next `execve` takes.
-/// Called last before `execve`, so that hooks run unconfined by them.
-pub fn apply_labels(p: &ProcessConfig) -> Result<(), AttrError> {
-    let write = |path: &str, value: &str| {
-        std::fs::write(path, value.as_bytes())
-            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
-    };
-    if let Some(profile) = &p.attrs.apparmor_profile {
-        let value = format!("exec {profile}");
-        write("/proc/thread-self/attr/apparmor/exec", &value)
-            .or_else(|_| write("/proc/thread-self/attr/exec", &value))
-            .map_err(fail(
-                "process.apparmorProfile",
-                format!("apply profile {profile:?}"),
-            ))?;
+/// The AppArmor and SELinux exec-label files of the calling thread,
+/// opened on the host's procfs before the container's mount namespace is
+/// entered, so a `/proc` the container controls (a bind or a tmpfs over
+/// `/proc/self/attr`) cannot swallow the write (CVE-2019-16884 class).
+#[derive(Debug, Default)]
+pub struct LabelFiles {
+    apparmor: Option<(std::fs::File, String)>,
+    selinux: Option<(std::fs::File, String)>,
+}
+
+impl LabelFiles {
+    /// Opens the files the process's labels need (none without labels).
+    pub fn open(p: &ProcessConfig) -> Result<Self, AttrError> {
+        let open = |path: &str| std::fs::OpenOptions::new().write(true).open(path);
+        let errno = |e: std::io::Error| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+        let mut files = Self::default();
+        if let Some(profile) = &p.attrs.apparmor_profile {
+            let f = open("/proc/thread-self/attr/apparmor/exec")
+                .or_else(|_| open("/proc/thread-self/attr/exec"))
+                .map_err(|e| {
+                    fail(
+                        "process.apparmorProfile",
+                        format!("open the exec label of profile {profile:?}"),
+                    )(errno(e))
+                })?;
+            files.apparmor = Some((f, format!("exec {profile}")));
+        }
+        if let Some(label) = &p.attrs.selinux_label {
+            let f = open("/proc/thread-self/attr/exec").map_err(|e| {
+                fail(
+                    "process.selinuxLabel",
+                    format!("open the exec label {label:?}"),
+                )(errno(e))
+            })?;
+            files.selinux = Some((f, label.clone()));
+        }
+        Ok(files)
     }
-    if let Some(label) = &p.attrs.selinux_label {
-        write("/proc/thread-self/attr/exec", label).map_err(fail(
-            "process.selinuxLabel",
-            format!("set exec label {label:?}"),
-        ))?;
+
+    /// Writes the labels; they take effect at the next `execve`.
+    pub fn apply(&self) -> Result<(), AttrError> {
+        use std::io::Write;
+        let errno = |e: std::io::Error| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+        if let Some((mut f, v)) = self.apparmor.as_ref().map(|(f, v)| (f, v)) {
+            f.write_all(v.as_bytes())
+                .map_err(|e| fail("process.apparmorProfile", format!("apply {v:?}"))(errno(e)))?;
+        }
+        if let Some((mut f, v)) = self.selinux.as_ref().map(|(f, v)| (f, v)) {
+            f.write_all(v.as_bytes()).map_err(|e| {
+                fail("process.selinuxLabel", format!("set exec label {v:?}"))(errno(e))
+            })?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn cpu_set(cpus: &[usize]) -> Result<CpuSet, Errno> {

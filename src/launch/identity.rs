@@ -177,9 +177,67 @@ pub fn verify_cwd() -> Result<(), IdentityError> {
     match nix::unistd::getcwd() {
         Ok(p) if p.is_absolute() => Ok(()),
         Ok(_) | Err(Errno::ENOENT) => Err(IdentityError::CwdOutside),
+        // A seccomp profile may deny getcwd(2) (runtime-tools' does):
+        // climb `..` instead, which stops at our root only if the working
+        // directory is below it.
+        Err(Errno::EPERM | Errno::ENOSYS) => cwd_below_root(),
         Err(source) => Err(IdentityError::Sys {
             what: "getcwd",
             source,
         }),
     }
+}
+
+fn cwd_below_root() -> Result<(), IdentityError> {
+    use nix::fcntl::{OFlag, openat};
+    use nix::sys::stat::{Mode, fstat, stat};
+    let sys = |what| move |source| IdentityError::Sys { what, source };
+    let id = |st: nix::sys::stat::FileStat| (st.st_dev, st.st_ino);
+    let root = id(stat("/").map_err(sys("stat /"))?);
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let mut cur = nix::fcntl::open(".", flags, Mode::empty()).map_err(sys("open ."))?;
+    for _ in 0..4096 {
+        let here = id(fstat(&cur).map_err(sys("stat cwd"))?);
+        if here == root {
+            return Ok(());
+        }
+        let up = openat(&cur, "..", flags, Mode::empty()).map_err(sys("open .."))?;
+        if id(fstat(&up).map_err(sys("stat .."))?) == here {
+            break; // a root that is not ours
+        }
+        cur = up;
+    }
+    Err(IdentityError::CwdOutside)
+}
+
+/// In a user namespace the process still has the host's root ids, which
+/// the namespace does not map (files it creates would fail with
+/// EOVERFLOW): switch to the namespace's root, which keeps every
+/// capability. A namespace that does not map root keeps the ids as they are.
+pub fn become_userns_root() -> Result<(), IdentityError> {
+    let root = Gid::from_raw(0);
+    match nix::unistd::setresgid(root, root, root) {
+        Ok(()) | Err(Errno::EINVAL) => {}
+        Err(source) => {
+            return Err(IdentityError::User {
+                what: "setresgid(0) in the user namespace".into(),
+                source,
+            });
+        }
+    }
+    let root = Uid::from_raw(0);
+    match nix::unistd::setresuid(root, root, root) {
+        Ok(()) | Err(Errno::EINVAL) => Ok(()),
+        Err(source) => Err(IdentityError::User {
+            what: "setresuid(0) in the user namespace".into(),
+            source,
+        }),
+    }
+}
+
+/// Whether `setgroups(2)` is allowed: not in a user namespace whose
+/// `/proc/self/setgroups` says `deny`.
+pub fn setgroups_allowed(in_userns: bool) -> bool {
+    !in_userns
+        || std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
 }

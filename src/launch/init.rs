@@ -111,6 +111,8 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     guard(ctx.parent)?;
     namespaces(ctx)?;
     faults::checkpoint("init:namespaces");
+    // Before the root changes, while /proc is still the host's.
+    let labels = attrs::LabelFiles::open(process)?;
     if !ctx.req.no_new_keyring {
         // Best effort, as in runc: kernels without keyrings say ENOSYS.
         match sys::process::join_new_session_keyring() {
@@ -224,7 +226,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     wait_at_gate(ctx)?;
     ctx.past_gate.set(true);
     start_container_hooks(ctx, &env)?;
-    attrs::apply_labels(process)?;
+    labels.apply()?;
     exec_program(ctx, &exec, !early)
 }
 
@@ -301,7 +303,7 @@ fn namespaces(ctx: &InitCtx<'_>) -> Result<(), InitError> {
         }
     }
     if ctx.req.config.in_userns() {
-        become_userns_root()?;
+        identity::become_userns_root()?;
     }
     if plan.late_cgroupns {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
@@ -309,23 +311,6 @@ fn namespaces(ctx: &InitCtx<'_>) -> Result<(), InitError> {
     }
     nix::unistd::setsid().map_err(sys_err("setsid"))?;
     Ok(())
-}
-
-/// In a user namespace the process still has the host's root ids, which
-/// the namespace does not map (files it creates would fail with
-/// EOVERFLOW): switch to the namespace's root, which keeps every
-/// capability. A namespace that does not map root keeps the ids as they are.
-fn become_userns_root() -> Result<(), InitError> {
-    let root = nix::unistd::Gid::from_raw(0);
-    match nix::unistd::setresgid(root, root, root) {
-        Ok(()) | Err(Errno::EINVAL) => {}
-        Err(e) => return Err(sys_err("setresgid(0) in the user namespace")(e)),
-    }
-    let root = nix::unistd::Uid::from_raw(0);
-    match nix::unistd::setresuid(root, root, root) {
-        Ok(()) | Err(Errno::EINVAL) => Ok(()),
-        Err(e) => Err(sys_err("setresuid(0) in the user namespace")(e)),
-    }
 }
 
 /// Step 3: sysctls go through the host's procfs, still visible before the

@@ -12,8 +12,13 @@
 //! - [`attrs`]: scheduler, I/O priority, personality, memory policy, LSM
 //!   labels and CPU affinity;
 //! - `idmap`, `copyup`, `netdev`: idmapped mounts (made by the parent),
-//!   `tmpcopyup`, and `linux.netDevices`.
+//!   `tmpcopyup`, and `linux.netDevices`;
+//! - [`attach`], `attach_child`: `exec`, a new process in a running
+//!   container;
+//! - [`stub`]: the sealed exec stub (CVE-2019-5736).
 
+pub mod attach;
+mod attach_child;
 pub mod attrs;
 mod copyup;
 mod dev;
@@ -30,6 +35,7 @@ pub mod stub;
 
 use std::path::PathBuf;
 
+pub use attach::{ExecRequest, Placement, Spawned, spawn};
 pub use exec::look_path;
 pub use identity::{IdentityError, apply_identity, apply_rlimits, verify_cwd};
 pub use parent::{Gate, LaunchRequest, Launched, launch};

@@ -373,7 +373,7 @@ pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
                     what: "seccomp listener descriptor".into(),
                     source: Errno::EBADMSG,
                 })?;
-                send_to_listener(config, req.id, pid, fd.as_fd())?;
+                send_to_listener(config, req.id, "creating", (pid, pid), fd.as_fd())?;
                 parent_chan.send_to_init(ToInit::SeccompDone)?;
             }
             FromInit::Ready => {}
@@ -408,12 +408,16 @@ fn recv(chan: &Channel, launched: &Launched) -> Result<(FromInit, Option<OwnedFd
 
 /// Hands the seccomp notification descriptor to `listenerPath` together
 /// with the container process state (runtime.md, "seccomp listener").
-fn send_to_listener(
+/// `pids` are the container's init and the process the filter belongs to
+/// (the same for the init; an `exec`'d process otherwise).
+pub(super) fn send_to_listener(
     config: &Config,
     id: &str,
-    pid: Pid,
+    status: &str,
+    pids: (Pid, Pid),
     fd: BorrowedFd<'_>,
 ) -> Result<(), LaunchError> {
+    let (init, pid) = pids;
     let Some(seccomp) = &config.seccomp else {
         return Ok(());
     };
@@ -425,8 +429,8 @@ fn send_to_listener(
         "state": {
             "ociVersion": config.oci_version,
             "id": id,
-            "status": "creating",
-            "pid": pid.as_raw(),
+            "status": status,
+            "pid": init.as_raw(),
             "bundle": config.bundle,
             "annotations": config.annotations,
         }

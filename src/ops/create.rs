@@ -18,6 +18,8 @@ pub struct CreateOptions {
     pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    /// Receives a pidfd of the init (payload `standard`).
+    pub pidfd_socket: Option<PathBuf>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
@@ -67,6 +69,11 @@ impl Creation {
             .map_err(OpsError::io(format!("bundle {}", opts.bundle.display())))?;
         let (config, config_bytes) = spec::load_bundle_bytes(&bundle)?;
         check_host(&config, opts, mode)?;
+        let pidfd_conn = opts
+            .pidfd_socket
+            .as_deref()
+            .map(super::pidfd_socket::connect)
+            .transpose()?;
         let seccomp = config
             .seccomp
             .as_ref()
@@ -131,6 +138,9 @@ impl Creation {
             seccomp,
         };
         let launched = launch::launch(&req)?;
+        if let (Some(conn), Some(pidfd)) = (&pidfd_conn, &launched.pidfd) {
+            super::pidfd_socket::send(conn.as_fd(), "standard", pidfd.as_fd())?;
+        }
         faults::checkpoint("create:ready");
 
         if let Some(p) = &opts.pid_file {

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 pub use linux::valid_ifname;
 pub use load::parse;
 pub use model::*;
-pub use validate::build;
+pub use validate::{build, build_process};
 
 /// Why a bundle's configuration cannot be used.
 #[derive(Debug, thiserror::Error)]

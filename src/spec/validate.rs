@@ -288,6 +288,17 @@ pub(super) fn id_maps(field: &str, maps: &[LinuxIdMapping]) -> Result<Vec<IdMap>
     Ok(out)
 }
 
+/// Validates a `process` object on its own (for `exec`), against the
+/// container's user namespace mappings.
+pub fn build_process(p: &oci_spec::runtime::Process, config: &Config) -> Result<ProcessConfig> {
+    super::process::process(
+        p,
+        config.new_userns(),
+        &config.uid_mappings,
+        &config.gid_mappings,
+    )
+}
+
 /// Which namespace a sysctl belongs to, following runc's rules. `None`
 /// means the sysctl is not namespaced and cannot be set for a container.
 pub fn sysctl_namespace(name: &str) -> Option<NsKind> {

@@ -11,15 +11,29 @@ use super::{Errno, Result, check};
 /// Marks every descriptor from `first` upwards close-on-exec.
 pub fn cloexec_from(first: RawFd) -> Result<()> {
     // SAFETY: close_range only changes descriptor flags; no memory is passed.
-    check(unsafe {
+    let ranged = check(unsafe {
         libc::syscall(
             libc::SYS_close_range,
             first as libc::c_uint,
             libc::c_uint::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         )
-    })
-    .map(drop)
+    });
+    if ranged.is_err() {
+        // close_range may be refused (an old kernel, or a seccomp profile
+        // that predates it): one fcntl per possible descriptor instead.
+        for fd in first..fd_limit() {
+            // SAFETY: fcntl(F_SETFD) on a number; EBADF for unused ones.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+    }
+    Ok(())
+}
+
+/// One past the highest descriptor number the process may hold.
+fn fd_limit() -> RawFd {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1 << 16, |(soft, _)| soft.min(1 << 20) as RawFd)
 }
 
 /// Closes every descriptor from `first` upwards.
@@ -29,15 +43,22 @@ pub fn cloexec_from(first: RawFd) -> Result<()> {
 /// them afterwards.
 pub fn close_from(first: RawFd) -> Result<()> {
     // SAFETY: as above; the documented contract covers the ownership issue.
-    check(unsafe {
+    let ranged = check(unsafe {
         libc::syscall(
             libc::SYS_close_range,
             first as libc::c_uint,
             libc::c_uint::MAX,
             0,
         )
-    })
-    .map(drop)
+    });
+    if ranged.is_err() {
+        // As in `cloexec_from`: close them one by one.
+        for fd in first..fd_limit() {
+            // SAFETY: covered by this function's contract; EBADF for unused.
+            unsafe { libc::close(fd) };
+        }
+    }
+    Ok(())
 }
 
 /// Closes every descriptor from `first` upwards except those in `keep`

@@ -1,0 +1,96 @@
+"""A minimal CRI client for the CRI caller test (the role kubelet plays).
+
+Usage: client.py SOCKET HANDLER IMAGE CGROUP_PARENT
+Compiles cri.proto (beside this file) with grpcio-tools into a temporary
+directory, then, through containerd's CRI plugin with runtime handler
+HANDLER (berth): runs a host-network pod sandbox, creates and starts a
+container from IMAGE, execs in it, stops and removes both. Prints one JSON
+object with what it observed; exits non-zero on the first failed call.
+"""
+import importlib
+import json
+import os
+import sys
+import tempfile
+import time
+
+import grpc
+from grpc_tools import protoc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def load_api(out_dir):
+    proto_include = os.path.join(os.path.dirname(protoc.__file__), "_proto")
+    rc = protoc.main([
+        "protoc", f"-I{HERE}", f"-I{proto_include}",
+        f"--python_out={out_dir}", f"--grpc_python_out={out_dir}",
+        os.path.join(HERE, "cri.proto"),
+    ])
+    if rc != 0:
+        sys.exit(f"protoc failed: {rc}")
+    sys.path.insert(0, out_dir)
+    return importlib.import_module("cri_pb2"), importlib.import_module("cri_pb2_grpc")
+
+
+def main():
+    socket, handler, image, cgroup_parent = sys.argv[1:5]
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        pb, rpc = load_api(tmp)
+        channel = grpc.insecure_channel(f"unix://{socket}")
+        rt = rpc.RuntimeServiceStub(channel)
+        out["runtime"] = rt.Version(pb.VersionRequest(version="v1"), timeout=30).runtime_name
+
+        sandbox = pb.PodSandboxConfig(
+            metadata=pb.PodSandboxMetadata(name="berth-pod", uid="berth-pod-uid", namespace="default"),
+            # No hostname: a host-network pod shares the node's UTS
+            # namespace (kubelet leaves it empty there too).
+            linux=pb.LinuxPodSandboxConfig(
+                cgroup_parent=cgroup_parent,
+                security_context=pb.LinuxSandboxSecurityContext(
+                    namespace_options=pb.NamespaceOption(network=pb.NODE)),
+            ),
+        )
+        pod = rt.RunPodSandbox(
+            pb.RunPodSandboxRequest(config=sandbox, runtime_handler=handler), timeout=60
+        ).pod_sandbox_id
+        out["pod"] = pod
+        ctr = rt.CreateContainer(pb.CreateContainerRequest(
+            pod_sandbox_id=pod,
+            config=pb.ContainerConfig(
+                metadata=pb.ContainerMetadata(name="app"),
+                image=pb.ImageSpec(image=image),
+                command=["sh", "-c"],
+                args=["echo started > /tmp/marker; exec sleep 100000"],
+                envs=[pb.KeyValue(key="GREETING", value="hello-cri")],
+            ),
+            sandbox_config=sandbox,
+        ), timeout=60).container_id
+        rt.StartContainer(pb.StartContainerRequest(container_id=ctr), timeout=60)
+        out["state_after_start"] = pb.ContainerState.Name(
+            rt.ContainerStatus(pb.ContainerStatusRequest(container_id=ctr), timeout=30).status.state)
+
+        deadline = time.time() + 30
+        while True:
+            r = rt.ExecSync(pb.ExecSyncRequest(
+                container_id=ctr, cmd=["sh", "-c", "cat /tmp/marker && echo $GREETING && exit 3"],
+                timeout=30), timeout=60)
+            if r.exit_code != 1 or time.time() > deadline:
+                break
+            time.sleep(0.1)  # the marker file may not be written yet
+        out["exec"] = {"stdout": r.stdout.decode(), "stderr": r.stderr.decode(), "exit_code": r.exit_code}
+
+        rt.StopContainer(pb.StopContainerRequest(container_id=ctr, timeout=2), timeout=60)
+        st = rt.ContainerStatus(pb.ContainerStatusRequest(container_id=ctr), timeout=30).status
+        out["state_after_stop"] = pb.ContainerState.Name(st.state)
+        out["exit_after_stop"] = st.exit_code
+        rt.RemoveContainer(pb.RemoveContainerRequest(container_id=ctr), timeout=60)
+        rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=60)
+        rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=60)
+        out["removed"] = True
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
