@@ -34,9 +34,20 @@ pub fn parse_stat(content: &str) -> Option<Stat> {
     Some(Stat { state, start_time })
 }
 
+/// Reads a small file (procfs, cgroupfs) in as few system calls as
+/// possible: no `stat` for a size hint (these files report 0) and one large
+/// read instead of std's growing probes.
+pub fn read_small(path: impl AsRef<std::path::Path>) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = Vec::with_capacity(8192);
+    f.read_to_end(&mut buf)?;
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// Reads the stat of a live or zombie process.
 pub fn stat(pid: i32) -> Option<Stat> {
-    let content = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let content = read_small(format!("/proc/{pid}/stat")).ok()?;
     parse_stat(&content)
 }
 

@@ -66,12 +66,31 @@ pub fn mkdir_all(root: BorrowedFd<'_>, path: &Path, mode: u32) -> Result<OwnedFd
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(err(path)(e)),
         }
+        // Usually only the last component is missing.
+        if let Some(fd) = create_last(root, &target, mode) {
+            return Ok(fd);
+        }
         match create_missing(root, &target, mode).map_err(err(path))? {
             Walk::Done(fd) => return Ok(fd),
             Walk::Redirect(next) => target = lexical_clean(&next),
         }
     }
     Err(err(path)(Errno::ELOOP))
+}
+
+/// Creates the last component of `target` when its parent exists (and is
+/// reached inside the root); `None` sends the caller to the full walk.
+fn create_last(root: BorrowedFd<'_>, target: &Path, mode: u32) -> Option<OwnedFd> {
+    let name = target.file_name()?;
+    let parent = open(root, target.parent()?, OFlag::O_RDONLY | OFlag::O_DIRECTORY).ok()?;
+    match nix::sys::stat::mkdirat(parent.as_fd(), name, Mode::from_bits_truncate(mode)) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(_) => return None,
+    }
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
+    openat2(parent.as_fd(), name, how).ok()
 }
 
 enum Walk {

@@ -28,7 +28,7 @@ pub fn write_raw(path: &Path, value: &str) -> io::Result<()> {
 /// Reads `dir/file`, trimmed.
 pub fn read(dir: &Path, file: &str) -> Result<String> {
     let path = dir.join(file);
-    fs::read_to_string(&path)
+    crate::proc::read_small(&path)
         .map(|s| s.trim().to_string())
         .map_err(CgroupError::io(&path))
 }
@@ -163,7 +163,7 @@ pub fn populated(dir: &Path) -> Result<bool> {
 /// The caller's own cgroup path in the hierarchy named `controller` (v1),
 /// or in the unified hierarchy when `controller` is empty.
 pub fn own_cgroup(controller: &str) -> Option<String> {
-    let content = fs::read_to_string("/proc/self/cgroup").ok()?;
+    let content = crate::proc::read_small("/proc/self/cgroup").ok()?;
     own_cgroup_in(&content, controller)
 }
 

@@ -97,15 +97,22 @@ pub struct V1 {
 
 impl V1 {
     pub fn new(inner: &str, mode: Mode) -> Result<Self> {
-        let mountinfo = fs::read_to_string("/proc/self/mountinfo")
+        let mountinfo = crate::proc::read_small("/proc/self/mountinfo")
             .map_err(CgroupError::io(Path::new("/proc/self/mountinfo")))?;
+        // Berth's own cgroups matter only for a relative path: read them
+        // once, and only then.
+        let own_cgroups = if inner.starts_with('/') {
+            String::new()
+        } else {
+            crate::proc::read_small("/proc/self/cgroup").unwrap_or_default()
+        };
         let mut dirs = Vec::new();
         for h in hierarchies(&mountinfo) {
             let key = h.controllers.first().cloned().unwrap_or_default();
             if key.is_empty() && mode != Mode::Hybrid {
                 continue;
             }
-            let own = fsutil::own_cgroup(&key).unwrap_or_else(|| "/".into());
+            let own = fsutil::own_cgroup_in(&own_cgroups, &key).unwrap_or_else(|| "/".into());
             let path = resolve(inner, &below_root(&own, &h.root));
             let dir = h.mount.join(path.trim_start_matches('/'));
             dirs.push(CgroupDir {
@@ -203,13 +210,27 @@ impl V1 {
         let target =
             Emulator::from_rules(&container_rules(r.devices().as_deref().unwrap_or(&[]))?)?;
         let current = Emulator::from_list(&fsutil::read(dir, "devices.list")?)?;
+        // One open file per kind: each write is one rule.
+        let mut open: [Option<fs::File>; 2] = [None, None];
         for rule in current.transition(&target) {
-            let file = if rule.allow {
-                "devices.allow"
+            let (slot, file) = if rule.allow {
+                (0, "devices.allow")
             } else {
-                "devices.deny"
+                (1, "devices.deny")
             };
-            fsutil::write(dir, file, &rule.v1_line())?;
+            let path = dir.join(file);
+            if open[slot].is_none() {
+                open[slot] = Some(
+                    fs::OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .map_err(CgroupError::io(&path))?,
+                );
+            }
+            if let Some(f) = open[slot].as_mut() {
+                std::io::Write::write_all(f, rule.v1_line().as_bytes())
+                    .map_err(CgroupError::io(&path))?;
+            }
         }
         Ok(())
     }

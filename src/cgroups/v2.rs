@@ -32,11 +32,15 @@ impl V2 {
     /// `inner` is the config path; relative paths are resolved against the
     /// parent of berth's own cgroup, as runc does.
     pub fn new(inner: &str, root: &Path) -> Self {
-        let own = fsutil::own_cgroup("").unwrap_or_else(|| "/".into());
-        let parent = Path::new(&own)
-            .parent()
-            .map_or("/".to_string(), |p| p.to_string_lossy().into_owned());
-        let path = resolve(inner, &parent);
+        let path = if inner.starts_with('/') {
+            resolve(inner, "/")
+        } else {
+            let own = fsutil::own_cgroup("").unwrap_or_else(|| "/".into());
+            let parent = Path::new(&own)
+                .parent()
+                .map_or("/".to_string(), |p| p.to_string_lossy().into_owned());
+            resolve(inner, &parent)
+        };
         let dir = root.join(path.trim_start_matches('/'));
         Self {
             root: root.to_path_buf(),

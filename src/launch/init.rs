@@ -223,6 +223,8 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     ctx.chan.send_to_parent(&FromInit::Ready, None)?;
     ctx.chan.expect_from_parent(ToInit::Committed)?;
 
+    // Waiting at the gate may last long: hold only the pages still needed.
+    let _ = sys::mem::release_code();
     wait_at_gate(ctx)?;
     ctx.past_gate.set(true);
     start_container_hooks(ctx, &env)?;

@@ -32,7 +32,7 @@ pub fn create(rt: &Runtime, id: &str, opts: &CreateOptions) -> Result<()> {
         Some(p) => Some(crate::tty::connect(p)?),
         None => None,
     };
-    let mut c = Creation::begin(rt, id, opts, Mode::Create, console)?;
+    let mut c = Creation::begin(rt, id, opts, Mode::Create, console, Bundle::load(opts)?)?;
     c.launched.commit()?;
     c.finish();
     Ok(())
@@ -56,6 +56,32 @@ pub(super) struct Creation {
     pub launched: Launched,
 }
 
+/// A bundle's configuration, read and validated once.
+pub(super) struct Bundle {
+    pub path: PathBuf,
+    pub config: Config,
+    bytes: Vec<u8>,
+}
+
+impl Bundle {
+    /// Reads and validates `<bundle>/config.json`.
+    pub(super) fn load(opts: &CreateOptions) -> Result<Self> {
+        // The code that ran so far (argument parsing, logging set-up) will
+        // not run again in this process: give its pages back before the
+        // launch touches its own (see `sys::mem`).
+        let _ = crate::sys::mem::release_code();
+        let _p = Phase::start("config load");
+        let path = std::path::absolute(&opts.bundle)
+            .map_err(OpsError::io(format!("bundle {}", opts.bundle.display())))?;
+        let (config, bytes) = spec::load_bundle_bytes(&path)?;
+        Ok(Self {
+            path,
+            config,
+            bytes,
+        })
+    }
+}
+
 impl Creation {
     pub(super) fn begin(
         rt: &Runtime,
@@ -63,11 +89,14 @@ impl Creation {
         opts: &CreateOptions,
         mode: Mode,
         console: Option<OwnedFd>,
+        loaded: Bundle,
     ) -> Result<Self> {
-        let load = Phase::start("config load");
-        let bundle = std::path::absolute(&opts.bundle)
-            .map_err(OpsError::io(format!("bundle {}", opts.bundle.display())))?;
-        let (config, config_bytes) = spec::load_bundle_bytes(&bundle)?;
+        let load = Phase::start("host checks");
+        let Bundle {
+            path: bundle,
+            config,
+            bytes: config_bytes,
+        } = loaded;
         check_host(&config, opts, mode)?;
         let pidfd_conn = opts
             .pidfd_socket
@@ -111,7 +140,7 @@ impl Creation {
         };
         // Recorded before anything is created, so `delete --force` can clean
         // up after a create that was killed half-way.
-        guard.dir().save(&state)?;
+        guard.dir().save_with(&state, false)?;
         faults::checkpoint("create:dir");
         cgroup.create()?;
         guard.cgroup = Some(cgroup.record());

@@ -3,9 +3,9 @@
 
 use std::os::fd::AsFd;
 
-use super::create::{CreateOptions, Creation, Mode};
+use super::create::{Bundle, CreateOptions, Creation, Mode};
 use super::foreground::{self, Signals};
-use super::{OpsError, Result, Runtime};
+use super::{Result, Runtime};
 
 /// Options of `run` beyond those of `create`.
 #[derive(Debug, Clone, Default)]
@@ -23,7 +23,14 @@ pub fn run(rt: &Runtime, id: &str, opts: &RunOptions) -> Result<i32> {
             Some(p) => Some(crate::tty::connect(p)?),
             None => None,
         };
-        let mut c = Creation::begin(rt, id, &opts.create, Mode::Run, console)?;
+        let mut c = Creation::begin(
+            rt,
+            id,
+            &opts.create,
+            Mode::Run,
+            console,
+            Bundle::load(&opts.create)?,
+        )?;
         start(&mut c)?;
         return Ok(0);
     }
@@ -60,7 +67,9 @@ fn start(c: &mut Creation) -> Result<()> {
 }
 
 fn in_foreground(rt: &Runtime, id: &str, opts: &RunOptions, signals: &Signals) -> Result<i32> {
-    let terminal = opts.create.console_socket.is_none() && wants_terminal(&opts.create)?;
+    let loaded = Bundle::load(&opts.create)?;
+    let terminal = opts.create.console_socket.is_none()
+        && loaded.config.process.as_ref().is_some_and(|p| p.terminal);
     let (console, ours) = if terminal {
         let (theirs, ours) = foreground::console_pair()?;
         (Some(theirs), Some(ours))
@@ -70,7 +79,7 @@ fn in_foreground(rt: &Runtime, id: &str, opts: &RunOptions, signals: &Signals) -
             None => (None, None),
         }
     };
-    let mut c = Creation::begin(rt, id, &opts.create, Mode::Run, console)?;
+    let mut c = Creation::begin(rt, id, &opts.create, Mode::Run, console, loaded)?;
     let pid = c.launched.pid;
     let pidfd = c.launched.pidfd.take();
     start(&mut c)?;
@@ -81,11 +90,4 @@ fn in_foreground(rt: &Runtime, id: &str, opts: &RunOptions, signals: &Signals) -
         signals,
         ours.as_ref(),
     )
-}
-
-fn wants_terminal(opts: &CreateOptions) -> Result<bool> {
-    let bundle = std::path::absolute(&opts.bundle).map_err(OpsError::io("bundle"))?;
-    Ok(crate::spec::load_bundle(&bundle)?
-        .process
-        .is_some_and(|p| p.terminal))
 }

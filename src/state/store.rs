@@ -197,11 +197,19 @@ impl ContainerDir {
 
     /// Writes `state.json` atomically: temporary file, fsync, rename.
     pub fn save(&self, state: &ContainerState) -> Result<(), StateError> {
+        self.save_with(state, true)
+    }
+
+    /// Writes `state.json` atomically, with an fsync only when `durable`.
+    /// (The short-lived `creating` record of a create in progress needs no
+    /// fsync: it is replaced within milliseconds, and a crash of the
+    /// machine ends the create anyway.)
+    pub fn save_with(&self, state: &ContainerState, durable: bool) -> Result<(), StateError> {
         let bytes = serde_json::to_vec(state).map_err(|source| StateError::Corrupt {
             path: self.file(STATE_FILE),
             source,
         })?;
-        self.write_atomic(STATE_FILE, &bytes, true)
+        self.write_atomic(STATE_FILE, &bytes, durable)
     }
 
     /// Writes a file of this directory atomically; `durable` adds an fsync

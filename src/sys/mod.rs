@@ -11,6 +11,7 @@
 pub mod bpf;
 pub mod clone;
 pub mod fd;
+pub mod mem;
 pub mod mount;
 pub mod process;
 pub mod seccomp;
