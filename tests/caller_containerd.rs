@@ -3,8 +3,10 @@
 //! calls runc: `--root R --log B/log.json --log-format json` before every
 //! command, `create --bundle --pid-file`, `start`, `kill ID 9`,
 //! `kill --all ID 9`, `delete ID`, `exec --process F --detach --pid-file P`,
-//! `pause`, `resume`, `update --resources - ID`. It reads the pid files
-//! with a strict integer parser and the last error line of log.json.
+//! `pause`, `resume`. It reads the pid files with a strict integer parser
+//! and the last error line of log.json. (`update --resources - ID` is
+//! driven through containerd's CRI plugin, in `caller_cri.rs`: Debian 12's
+//! ctr 1.6 has no `task update`.)
 //!
 //! Run by the caller section of `.ci/test` (`cargo test --test
 //! caller_containerd -- --ignored`).
@@ -71,6 +73,18 @@ impl World {
             .and_then(|l| l.split_whitespace().nth(2))
             .unwrap_or_default()
             .to_string()
+    }
+
+    /// Whether container `id`'s cgroup is frozen (v1 freezer, or
+    /// `cgroup.freeze` on a cgroup2-only host); `None` if it has neither.
+    fn frozen(&self, id: &str) -> Option<bool> {
+        let v1 = format!("/sys/fs/cgroup/freezer/{}/{id}/freezer.state", self.ns);
+        let v2 = format!("/sys/fs/cgroup/{}/{id}/cgroup.freeze", self.ns);
+        if let Ok(s) = std::fs::read_to_string(v1) {
+            return Some(s.trim() == "FROZEN");
+        }
+        let s = std::fs::read_to_string(v2).ok()?;
+        Some(s.trim() == "1")
     }
 
     fn remove(&self, id: &str) {
@@ -195,30 +209,26 @@ fn containerd_runs_berth_containers() {
     w.finish();
 }
 
-/// Needs `pause`, `resume` and `update` (the cgroups branch): fails until
-/// that work is merged.
+/// `pause` and `resume` through ctr, checked in the container's freezer
+/// cgroup (`ctr run` puts it at `/<namespace>/<id>`). The resource update
+/// (`update --resources - ID`) is proven by the CRI caller test: Debian 12's
+/// ctr 1.6 has no `task update`.
 #[test]
 #[ignore = "caller test: needs containerd; run by .ci/test's caller section"]
-fn containerd_pauses_resumes_and_updates() {
+fn containerd_pauses_and_resumes() {
     let w = World::new("ctrd-pause");
     ok(&mut w.ctr_run(&["-d"], "p1", &["sleep", "1000"]));
+    assert_eq!(w.frozen("p1"), Some(false));
     ok(w.ctr().args(["task", "pause", "p1"]));
     assert_eq!(w.task_status("p1"), "PAUSED");
+    assert_eq!(w.frozen("p1"), Some(true));
     ok(w.ctr().args(["task", "resume", "p1"]));
     assert_eq!(w.task_status("p1"), "RUNNING");
-    ok(w.ctr()
-        .args(["task", "update", "--memory-limit", "67108864", "p1"]));
-    let out = ok(w.ctr().args([
-        "task",
-        "exec",
-        "--exec-id",
-        "m",
-        "p1",
-        "sh",
-        "-c",
-        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max",
-    ]));
-    assert_eq!(out.trim(), "67108864");
+    assert_eq!(w.frozen("p1"), Some(false));
+    let out = ok(w
+        .ctr()
+        .args(["task", "exec", "--exec-id", "m", "p1", "echo", "awake"]));
+    assert_eq!(out, "awake\n");
     w.remove("p1");
     w.finish();
 }

@@ -2,7 +2,8 @@
 //! runtime handler (what a RuntimeClass names). `tests/cri/client.py`, a
 //! minimal CRI client over gRPC (Python grpcio, with `tests/cri/cri.proto`
 //! written from the CRI API's field numbers), plays kubelet: a host-network
-//! pod sandbox, a container in it, ExecSync, stop and removal.
+//! pod sandbox, a container in it, ExecSync, UpdateContainerResources
+//! (a new memory limit), stop and removal.
 //!
 //! Lab facts this setup follows: the pause image is a locally imported
 //! image named by `sandbox_image`; `restrict_oom_score_adj = true` because
@@ -90,6 +91,13 @@ fn cri_runs_a_pod_and_a_container_with_berth() {
     assert_eq!(v["state_after_start"], "CONTAINER_RUNNING", "{v}");
     assert_eq!(v["exec"]["stdout"], "started\nhello-cri\n", "{v}");
     assert_eq!(v["exec"]["exit_code"], 3, "{v}");
+    // UpdateContainerResources: containerd runs `berth update --resources -
+    // ID`; the new limit is in the container's cgroup, seen from inside and
+    // on the host.
+    let before = v["memory"]["before"].as_str().unwrap();
+    assert_ne!(before, "67108864", "{v}");
+    assert_eq!(v["memory"]["inside"], "67108864", "{v}");
+    assert_eq!(v["memory"]["host"], "67108864", "{v}");
     assert_eq!(v["state_after_stop"], "CONTAINER_EXITED", "{v}");
     assert_eq!(v["removed"], true);
     guard.finish();

@@ -247,6 +247,72 @@ fn device_rules_allow_listed_devices_and_deny_others() {
 }
 
 #[test]
+fn device_rules_are_applied_in_the_listed_order() {
+    // runtime-spec: "entries in the listed order"; runtime-tools'
+    // linux_cgroups_devices reads devices.list and expects the config's
+    // rules first, in its order. (v1 only: a v2 BPF program has no list.)
+    let f = Fixture::new("devices-order", &["true"]);
+    f.edit(|c| {
+        c["linux"]["resources"]["devices"] = json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
+            {"allow": true, "type": "b", "major": 8, "minor": 20, "access": "rw"},
+            {"allow": true, "type": "b", "major": 10, "minor": 200, "access": "r"}
+        ]);
+    });
+    f.create("c1");
+    if !unified() {
+        let list = host_read(&f, "devices", "devices.list");
+        let first: Vec<&str> = list.lines().take(4).collect();
+        assert_eq!(
+            first,
+            ["c 10:229 rwm", "b 8:20 rw", "b 10:200 r", "c *:* m"],
+            "{list}"
+        );
+    }
+    f.ok(&["delete", "--force", "c1"]);
+    f.assert_clean();
+}
+
+#[test]
+fn fifo_devices_need_no_device_rule() {
+    // runtime-tools' linux_devices: a FIFO in linux.devices beside a char
+    // and a block device, under the default deny-all rules. The kernel
+    // never asks the device cgroup about a FIFO, so berth (like runc) adds
+    // no rule for it, and data goes through it inside the container.
+    let script = "stat -c '%n %F %a' /dev/test1 /dev/test2 /dev/test3; \
+                  echo through-the-fifo > /dev/test3 & cat /dev/test3; wait";
+    let f = Fixture::new("devices-fifo", &["sh", "-c", script]);
+    f.edit(|c| {
+        c["linux"]["devices"] = json!([
+            {"path": "/dev/test1", "type": "c", "major": 10, "minor": 666, "fileMode": 0o660},
+            {"path": "/dev/test2", "type": "b", "major": 8, "minor": 666, "fileMode": 0o660},
+            {"path": "/dev/test3", "type": "p", "major": 8, "minor": 666, "fileMode": 0o660}
+        ]);
+    });
+    assert_eq!(
+        f.output("c1"),
+        "/dev/test1 character special file 660\n/dev/test2 block special file 660\n\
+         /dev/test3 fifo 660\nthrough-the-fifo\n"
+    );
+    // A FIFO rule in linux.resources.devices is refused by name (runc:
+    // "invalid cgroup device type").
+    f.edit(|c| {
+        c["linux"]["resources"]["devices"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"allow": true, "type": "p", "major": 8, "minor": 666, "access": "rwm"}));
+    });
+    let b = f.bundle.to_string_lossy().to_string();
+    let err = f.fails(&["create", "--bundle", &b, "c2"]);
+    assert!(
+        err.contains(r#"linux.resources.devices[1].type: \"p\" is not a cgroup device type"#),
+        "{err}"
+    );
+    f.assert_clean();
+}
+
+#[test]
 fn fields_the_host_cannot_set_are_refused_by_name() {
     let f = Fixture::new("refused", &["true"]);
     let cases: Vec<(serde_json::Value, &str)> = if unified() {

@@ -429,11 +429,9 @@ fn configured_devices_are_created() {
         "/dev/fuse character special file a:e5 600 5:6\n/dev/ufuse character special file a:e5 666 0:0\n/dev/loop-test block special file 7:c8 640 0:0\n\
          /opt/mynull character special file 1:3 666 0:0\nnull-ok\n"
     );
-    // A FIFO. (Without linux.resources: the cgroup device rules, which are
-    // not this test's subject, refuse a "p" rule.)
+    // A FIFO (it needs no device cgroup rule: tests/cgroups.rs).
     f.edit(|c| {
         c["linux"]["devices"] = json!([{"path": "/dev/myfifo", "type": "p", "fileMode": 0o620}]);
-        c["linux"].as_object_mut().unwrap().remove("resources");
         c["process"]["args"] = json!(["stat", "-c", "%n %F %a", "/dev/myfifo"]);
     });
     assert_eq!(f.output("c2"), "/dev/myfifo fifo 620\n");

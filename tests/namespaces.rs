@@ -255,3 +255,22 @@ fn mappings_without_a_new_user_namespace_are_refused() {
     );
     f.assert_clean();
 }
+
+#[test]
+fn a_config_without_a_mount_namespace_is_refused() {
+    // runtime-tools' linux_ns_itype: no namespace at all. runc and crun
+    // mount the root filesystem in the caller's mount namespace and leave
+    // those mounts there; berth refuses by name, before mounting anything.
+    let f = Fixture::new("ns-nomount", &["true"]);
+    f.edit(|c| {
+        c["linux"]["namespaces"] = json!([]);
+        c.as_object_mut().unwrap().remove("hostname");
+    });
+    let b = f.bundle.to_string_lossy().to_string();
+    let err = f.fails(&["create", "--bundle", &b, "c1"]);
+    assert!(
+        err.contains("linux.namespaces: a mount namespace is required"),
+        "{err}"
+    );
+    f.assert_clean();
+}

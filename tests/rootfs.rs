@@ -212,3 +212,115 @@ fn no_pivot_uses_move_and_chroot() {
     assert!(common::s(&out.stdout).contains("bin\n"));
     f.assert_clean();
 }
+
+/// What the container sees under `rootfsPropagation: prop` (`None`: not
+/// set), from inside (the checks of runtime-tools'
+/// linux_rootfs_propagation, and more): whether a host mount made below the
+/// rootfs after `create` reaches it, whether `/` can be bind-mounted,
+/// whether a mount under `/` shows up in such a bind, and the propagation
+/// fields of `/` in mountinfo (numbers dropped). With `host_shared`, the
+/// rootfs is first made a shared mount on the host (as under systemd), so
+/// that host mounts below it can propagate at all; without, it is a plain
+/// directory on the host's `/` mount (runtime-tools' layout).
+fn root_propagation(prop: Option<&str>, host_shared: bool) -> String {
+    let script = "exec >/result 2>&1; cat /hostmnt/marker 2>/dev/null || echo no-host-mount; \
+                  mkdir -p /t /m /s && touch /s/file; \
+                  if mount --rbind / /t 2>/bind-err; then \
+                    mount --bind /s /m; [ -e /t/m/file ] && echo exposed || echo hidden; \
+                    umount /m; umount -l /t; \
+                  else echo \"bind refused: $(cat /bind-err)\"; fi; \
+                  awk '$5 == \"/\" { o = \"root:\"; for (i = 7; $i != \"-\"; i++) o = o \" \" $i; print o }' \
+                    /proc/self/mountinfo";
+    let name = format!("rootprop-{}", prop.unwrap_or("unset"));
+    let f = Fixture::new(&name, &["sh", "-c", script]);
+    f.edit(|c| {
+        if let Some(p) = prop {
+            c["linux"]["rootfsPropagation"] = json!(p);
+        }
+        c["root"]["readonly"] = json!(false);
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_ADMIN"));
+        }
+    });
+    let rootfs = f.rootfs();
+    let hostmnt = rootfs.join("hostmnt");
+    std::fs::create_dir(&hostmnt).unwrap();
+    let unmount = Unmount(vec![hostmnt.clone(), rootfs.clone()]);
+    use nix::mount::{MsFlags, mount};
+    let none = None::<&str>;
+    if host_shared {
+        mount(Some(&rootfs), &rootfs, none, MsFlags::MS_BIND, none).unwrap();
+        mount(none, &rootfs, none, MsFlags::MS_SHARED, none).unwrap();
+    }
+    f.create("c1");
+    mount(
+        Some("tmpfs"),
+        &hostmnt,
+        Some("tmpfs"),
+        MsFlags::empty(),
+        none,
+    )
+    .unwrap();
+    std::fs::write(hostmnt.join("marker"), "from-host\n").unwrap();
+    f.ok(&["start", "c1"]);
+    f.wait_status("c1", "stopped");
+    f.ok(&["delete", "c1"]);
+    let out = std::fs::read_to_string(rootfs.join("result")).unwrap();
+    drop(unmount);
+    f.assert_clean();
+    out.chars().filter(|c| !c.is_ascii_digit()).collect()
+}
+
+/// Lazily unmounts its paths (in order) when dropped, also after a failed
+/// assertion.
+struct Unmount(Vec<std::path::PathBuf>);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+#[test]
+fn root_propagation_shared() {
+    // A new peer group (as in runc, not a slave of the host's, and berth
+    // never lets the container's mounts reach the host): a mount under `/`
+    // appears in a bind of `/`.
+    assert_eq!(
+        root_propagation(Some("shared"), true),
+        "no-host-mount\nexposed\nroot: shared:\n"
+    );
+}
+
+#[test]
+fn root_propagation_slave() {
+    // The only mode that receives the host's mounts.
+    assert_eq!(
+        root_propagation(Some("slave"), true),
+        "from-host\nhidden\nroot: master:\n"
+    );
+}
+
+#[test]
+fn root_propagation_private() {
+    let private = "no-host-mount\nhidden\nroot:\n";
+    assert_eq!(root_propagation(Some("private"), true), private);
+    // Unset: private too, as in runc.
+    assert_eq!(root_propagation(None, true), private);
+}
+
+#[test]
+fn root_propagation_unbindable() {
+    // `/` cannot be bound (EINVAL), yet the rootfs bind and the container's
+    // own binds worked, also with the rootfs on the host's `/` mount (which
+    // is what broke when `unbindable` was applied before the rootfs bind).
+    let unbindable = "no-host-mount\nbind refused: mount: mounting / on /t failed: Invalid argument\n\
+                      root: unbindable\n";
+    assert_eq!(root_propagation(Some("unbindable"), true), unbindable);
+    assert_eq!(root_propagation(Some("unbindable"), false), unbindable);
+}

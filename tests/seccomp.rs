@@ -494,6 +494,54 @@ fn the_filter_is_loaded_last() {
 }
 
 #[test]
+fn descriptors_close_when_a_filter_loaded_before_the_user_switch_refuses_close_range() {
+    // Without noNewPrivileges and CAP_SYS_ADMIN the filter is loaded before
+    // the user switch (as runc does), so it is in force when berth closes
+    // its descriptors: refused close_range (EPERM, as in runtime-tools'
+    // default profile), they are closed one by one, and only the preserved
+    // fd 3 reaches the program, not the caller's fd 4.
+    let f = Fixture::new(
+        "sc-early-close",
+        &[
+            "sh",
+            "-c",
+            "ls /proc/self/fd | sort -n | tr '\\n' ' '; cat <&3",
+        ],
+    );
+    f.edit(|c| {
+        c["process"]["noNewPrivileges"] = json!(false);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["close_range"], "action": "SCMP_ACT_ERRNO"}]
+        });
+    });
+    let caps = f.config()["process"]["capabilities"]["effective"].to_string();
+    assert!(!caps.contains("CAP_SYS_ADMIN"), "{caps}");
+    let b = f.bundle.to_string_lossy().to_string();
+    let passed = f.dir.path().join("passed");
+    std::fs::write(&passed, "through fd 3").unwrap();
+    let out = f.dir.path().join("out");
+    let script = format!(
+        "exec {} --root {} run --preserve-fds 1 --bundle {b} c1 3<{} 4<{} >{}",
+        common::berth_bin().display(),
+        f.root.display(),
+        passed.display(),
+        passed.display(),
+        out.display()
+    );
+    let st = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .status()
+        .unwrap();
+    let got = std::fs::read_to_string(&out).unwrap();
+    assert!(st.success(), "{got}");
+    // stdio, fd 3, and the directory ls itself reads.
+    assert_eq!(got, "0 1 2 3 4 through fd 3", "{got}");
+    f.assert_clean();
+}
+
+#[test]
 fn unreachable_listener_fails_create() {
     let f = Fixture::new("sc-nolistener", &["true"]);
     f.edit(|c| {

@@ -8,11 +8,19 @@
 //! the `devices.allow`/`devices.deny` writes that move the cgroup from its
 //! current `devices.list` to that state; on v2 it becomes the eBPF program
 //! (see `bpf.rs`). `linux.devices` entries get no implicit rule (as in runc):
-//! a config that creates a device node must also allow it.
+//! a config that creates a device node must also allow it. A FIFO (`p`)
+//! never has a rule: the kernel checks the device cgroup only for block and
+//! character devices (their mknod and open), so a FIFO in `linux.devices`
+//! needs none, and `p` in `linux.resources.devices` is refused by name
+//! (runc refuses it too: v1 rejects a `p` rule with EINVAL).
+//!
+//! The emulator keeps its exceptions in the kernel's order: a new one is
+//! appended, an existing one changes in place. Replayed on a fresh cgroup,
+//! the rules therefore show up in `devices.list` in the order the config
+//! lists them (runtime-spec: "entries in the listed order").
 //!
 //! Pure: unit-tested here.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
@@ -196,16 +204,42 @@ pub fn container_rules(resources: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>> {
     Ok(out)
 }
 
-/// Key of an exception: (major, minor, type), wildcards first, so that the
-/// emitted rules have a stable order.
+/// Key of an exception: (major, minor, type).
 type Key = (Option<u32>, Option<u32>, Kind);
+
+/// The exceptions of a devices cgroup, in the kernel's list order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Exceptions(Vec<(Key, Access)>);
+
+impl Exceptions {
+    fn get(&self, key: &Key) -> Option<Access> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, a)| *a)
+    }
+
+    /// Sets `key`'s access: in place if it is listed (emptied: removed),
+    /// appended otherwise, as the kernel's exception list does.
+    fn set(&mut self, key: Key, access: Access) {
+        match self.0.iter().position(|(k, _)| *k == key) {
+            Some(i) if access.is_empty() => {
+                self.0.remove(i);
+            }
+            Some(i) => self.0[i].1 = access,
+            None if access.is_empty() => {}
+            None => self.0.push((key, access)),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(Key, Access)> {
+        self.0.iter()
+    }
+}
 
 /// The state of a v1 devices cgroup: a default policy plus exceptions.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Emulator {
     /// `true`: allow-list mode is off, everything not excepted is allowed.
     pub default_allow: bool,
-    rules: BTreeMap<Key, Access>,
+    rules: Exceptions,
 }
 
 impl Emulator {
@@ -242,7 +276,7 @@ impl Emulator {
         if r.kind == Kind::All {
             *self = Self {
                 default_allow: r.allow,
-                rules: BTreeMap::new(),
+                rules: Exceptions::default(),
             };
             return Ok(());
         }
@@ -250,8 +284,8 @@ impl Emulator {
         // An allow in allow-list mode (or a deny in deny-list mode) adds an
         // exception; the opposite removes one.
         if r.allow != self.default_allow {
-            let cur = self.rules.get(&key).copied().unwrap_or_default();
-            self.rules.insert(key, cur.union(r.access));
+            let cur = self.rules.get(&key).unwrap_or_default();
+            self.rules.set(key, cur.union(r.access));
             Ok(())
         } else {
             self.remove(key, r.access)
@@ -274,23 +308,18 @@ impl Emulator {
                     msg: format!(
                         "rule {} cannot punch a hole in the wildcard rule {}",
                         rule_of(key, access, false).v1_line(),
-                        rule_of(partial, *p, false).v1_line()
+                        rule_of(partial, p, false).v1_line()
                     ),
                 });
             }
         }
-        if let Some(cur) = self.rules.get(&key).copied() {
-            let left = cur.minus(access);
-            if left.is_empty() {
-                self.rules.remove(&key);
-            } else {
-                self.rules.insert(key, left);
-            }
+        if let Some(cur) = self.rules.get(&key) {
+            self.rules.set(key, cur.minus(access));
         }
         Ok(())
     }
 
-    /// The exceptions, in a stable order; each is an allow rule in
+    /// The exceptions, in the kernel's list order; each is an allow rule in
     /// deny-all mode and a deny rule in allow-all mode.
     pub fn exceptions(&self) -> Vec<Rule> {
         self.rules
@@ -301,10 +330,11 @@ impl Emulator {
 
     /// The fewest rules that move a cgroup in state `self` to `target`.
     /// A disruptive `a` rule is used only when the default policy changes,
-    /// or when `self` is allow-all (whose exceptions cannot be known).
+    /// or when `self` is allow-all (whose exceptions cannot be known); then
+    /// the target's exceptions follow in its order.
     pub fn transition(&self, target: &Emulator) -> Vec<Rule> {
         let mut out = Vec::new();
-        let empty = BTreeMap::new();
+        let empty = Exceptions::default();
         let old = if self.default_allow || self.default_allow != target.default_allow {
             out.push(Rule {
                 allow: target.default_allow,
@@ -317,14 +347,14 @@ impl Emulator {
         } else {
             &self.rules
         };
-        for (k, a) in old {
-            let dropped = a.minus(target.rules.get(k).copied().unwrap_or_default());
+        for (k, a) in old.iter() {
+            let dropped = a.minus(target.rules.get(k).unwrap_or_default());
             if !dropped.is_empty() {
                 out.push(rule_of(*k, dropped, target.default_allow));
             }
         }
-        for (k, a) in &target.rules {
-            let gained = a.minus(old.get(k).copied().unwrap_or_default());
+        for (k, a) in target.rules.iter() {
+            let gained = a.minus(old.get(k).unwrap_or_default());
             if !gained.is_empty() {
                 out.push(rule_of(*k, gained, !target.default_allow));
             }
@@ -414,13 +444,66 @@ mod tests {
         assert!(!c(1, 11, "w"), "kmsg is not listed");
         assert!(!e.allows(Kind::Block, 8, 0, Access(Access::READ)));
         // From a fresh v1 cgroup (allow-all), the writes are deny-all then
-        // one allow per exception, ordered by (major, minor, type).
+        // one allow per exception, in the order of the rules.
         let writes = lines(&Emulator::from_list("a *:* rwm\n").unwrap().transition(&e));
         assert_eq!(writes[0], "deny a *:* rwm");
-        assert_eq!(writes[1], "allow b *:* m");
-        assert_eq!(writes[2], "allow c *:* m");
-        assert!(writes.contains(&"allow c 136:* rwm".to_string()));
+        assert_eq!(writes[1], "allow c *:* m");
+        assert_eq!(writes[2], "allow b *:* m");
+        assert_eq!(writes[9], "allow c 136:* rwm");
         assert_eq!(writes.len(), 12);
+    }
+
+    #[test]
+    fn exceptions_keep_the_listed_order() {
+        // runtime-tools' linux_cgroups_devices: devices.list must show the
+        // config's rules first, in the config's order.
+        let rules = container_rules(&cfg(r#"[{"allow":false,"access":"rwm"},
+                {"allow":true,"type":"c","major":10,"minor":229,"access":"rwm"},
+                {"allow":true,"type":"b","major":8,"minor":20,"access":"rw"},
+                {"allow":true,"type":"b","major":10,"minor":200,"access":"r"}]"#))
+        .unwrap();
+        let e = Emulator::from_rules(&rules).unwrap();
+        let writes = lines(&Emulator::from_list("a *:* rwm\n").unwrap().transition(&e));
+        assert_eq!(
+            writes[..5],
+            [
+                "deny a *:* rwm",
+                "allow c 10:229 rwm",
+                "allow b 8:20 rw",
+                "allow b 10:200 r",
+                "allow c *:* m"
+            ]
+        );
+        // As in the kernel's list: more access for a listed device changes
+        // it in place; a device removed and allowed again goes last.
+        let mut e = Emulator::from_list("c 1:3 r\nc 1:5 r\n").unwrap();
+        e.apply(&Rule::allow(Kind::Char, Some(1), Some(3), Access::WRITE))
+            .unwrap();
+        assert_eq!(lines(&e.exceptions()), ["allow c 1:3 rw", "allow c 1:5 r"]);
+        let deny = Rule {
+            allow: false,
+            ..Rule::allow(Kind::Char, Some(1), Some(3), RWM)
+        };
+        e.apply(&deny).unwrap();
+        e.apply(&Rule::allow(Kind::Char, Some(1), Some(3), Access::READ))
+            .unwrap();
+        assert_eq!(lines(&e.exceptions()), ["allow c 1:5 r", "allow c 1:3 r"]);
+    }
+
+    #[test]
+    fn fifo_rules_are_refused_by_name() {
+        // A FIFO is not a cgroup device type (v1 answers EINVAL): refused
+        // in linux.resources.devices, as runc does ("invalid cgroup device
+        // type").
+        let e = container_rules(&cfg(
+            r#"[{"allow":true,"type":"p","major":8,"minor":666,"access":"rwm"}]"#,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            r#"linux.resources.devices[0].type: "p" is not a cgroup device type (a, b or c)"#
+        );
     }
 
     #[test]

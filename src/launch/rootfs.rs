@@ -1,6 +1,7 @@
 //! Building the container's root filesystem inside its new mount namespace:
-//! root propagation, the rootfs bind, every configured mount, `pivot_root`,
-//! and the final masked, read-only and propagation touches.
+//! propagation cut from the host, the rootfs bind, every configured mount,
+//! `pivot_root`, and the final masked, read-only and root propagation
+//! (`rootfsPropagation`) touches.
 //!
 //! Every mount is made detached (`fsmount`/`open_tree`), configured with
 //! `mount_setattr`, and attached with `move_mount` onto a descriptor that
@@ -16,7 +17,7 @@ use nix::mount::MsFlags;
 
 use crate::cgroups::{CgroupRecord, Mode};
 use crate::rootpath::{self, PathError};
-use crate::spec::mountopt::{AttrChange, DataOption, MountOptions, Propagation};
+use crate::spec::mountopt::{AttrChange, DataOption, MountOptions};
 use crate::spec::{Config, MountEntry, MountKind};
 use crate::sys::mount::{self as m, Attr, FsContext};
 
@@ -83,33 +84,40 @@ pub fn prepare_root(config: &Config) -> Result<OwnedFd> {
         step: "open",
         source,
     })?;
-    // First cut every propagation link to the host (slave: host mounts
-    // still appear, ours never leave), then apply the configured mode.
-    let set_prop = |p: Propagation| {
-        m::set_attr(
-            slash.as_fd(),
-            p.recursive,
-            Attr {
-                propagation: p.flag,
-                ..Attr::default()
-            },
-        )
-        .map_err(|source| RootfsError::Root {
-            path: "/".into(),
-            step: "set propagation",
-            source,
-        })
-    };
-    set_prop(Propagation {
-        flag: libc::MS_SLAVE,
-        recursive: true,
+    // Cut every propagation link to the host (slave: host mounts still
+    // appear, ours never leave). `rootfsPropagation` is applied to the new
+    // root after `pivot_root` (`finalize`), not here: `unbindable` on `/`
+    // would make the rootfs bind below and every bind mount from the host
+    // fail (EINVAL), and a shared root or parent makes `pivot_root` fail.
+    // With no shared mount left, the bind cannot propagate out either.
+    m::set_attr(
+        slash.as_fd(),
+        true,
+        Attr {
+            propagation: libc::MS_SLAVE,
+            ..Attr::default()
+        },
+    )
+    .map_err(|source| RootfsError::Root {
+        path: "/".into(),
+        step: "set propagation",
+        source,
     })?;
-    if let Some(prop) = config.rootfs_propagation {
-        set_prop(prop)?;
-        if prop.flag == libc::MS_SHARED {
-            make_parent_private(root)?;
-        }
-    }
+    // As in runc, the mount holding the rootfs becomes private (a slave
+    // for a `slave` root): the rootfs bind is a copy of it, so the
+    // container's root receives the host's mount events only when it is
+    // to be a slave.
+    let slave = config
+        .rootfs_propagation
+        .is_some_and(|p| p.flag == libc::MS_SLAVE);
+    set_holder_propagation(
+        root,
+        if slave {
+            libc::MS_SLAVE
+        } else {
+            libc::MS_PRIVATE
+        },
+    )?;
     let tree =
         m::clone_tree_at(&root.to_string_lossy(), true).map_err(|source| RootfsError::Root {
             path: root.clone(),
@@ -143,35 +151,28 @@ pub fn prepare_root(config: &Config) -> Result<OwnedFd> {
     })
 }
 
-/// With shared root propagation, the mount holding the rootfs must be
-/// private for `pivot_root` (and so the rootfs bind does not leak out).
-fn make_parent_private(rootfs: &Path) -> Result<()> {
-    let mountinfo =
-        std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| RootfsError::Step {
-            what: "read /proc/self/mountinfo".into(),
-            source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-        })?;
-    let point = mountinfo
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(4))
-        .filter(|mp| rootfs.starts_with(mp))
-        .max_by_key(|mp| mp.len())
-        .unwrap_or("/");
-    let fd = nix::fcntl::open(
-        point,
-        OFlag::O_PATH | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(step(format!("open {point}")))?;
-    m::set_attr(
-        fd.as_fd(),
-        false,
-        Attr {
-            propagation: libc::MS_PRIVATE,
+/// Sets `flag` on the mount holding `rootfs`: the nearest ancestor that is
+/// a mount point (the kernel answers EINVAL for one that is not).
+fn set_holder_propagation(rootfs: &Path, flag: libc::c_ulong) -> Result<()> {
+    for dir in rootfs.ancestors() {
+        let fd = nix::fcntl::open(
+            dir,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(step(format!("open {}", dir.display())))?;
+        let attr = Attr {
+            propagation: flag,
             ..Attr::default()
-        },
-    )
-    .map_err(step(format!("make {point} private")))
+        };
+        match m::set_attr(fd.as_fd(), false, attr) {
+            Err(Errno::EINVAL) if dir != Path::new("/") => continue,
+            r => {
+                return r.map_err(step(format!("set the propagation of {}", dir.display())));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Step 2: every `mounts[]` entry, in order. `prepared` holds the
@@ -471,7 +472,8 @@ pub fn pivot(root: BorrowedFd<'_>, no_pivot: bool) -> Result<()> {
 }
 
 /// Step 4 (after `pivot`): masked paths, read-only paths, a read-only root,
-/// and the root propagation.
+/// and the root propagation (applied only here, on the new root, where it
+/// can break neither the binds nor `pivot_root`).
 pub fn finalize(config: &Config) -> Result<()> {
     let root = nix::fcntl::open(
         "/",

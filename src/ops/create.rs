@@ -270,7 +270,8 @@ fn check_host(config: &Config, opts: &CreateOptions, mode: Mode) -> Result<()> {
     if !config.has_namespace(spec::NsKind::Mount) {
         return Err(spec::SpecError::invalid(
             "linux.namespaces",
-            "berth needs a mount namespace to set up the root filesystem",
+            "a mount namespace is required: without one, the root filesystem's mounts \
+             would be made in the caller's mount namespace and outlive the container",
         )
         .into());
     }

@@ -30,10 +30,15 @@ pub fn cloexec_from(first: RawFd) -> Result<()> {
     Ok(())
 }
 
-/// One past the highest descriptor number the process may hold.
+/// One past the highest descriptor number the fallback sweeps visit. A
+/// descriptor opened before the soft limit was lowered (the container's
+/// rlimits are applied before the last sweep) can lie above it, so the
+/// sweep goes to the hard limit, and at least to 1024.
 fn fd_limit() -> RawFd {
     nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-        .map_or(1 << 16, |(soft, _)| soft.min(1 << 20) as RawFd)
+        .map_or(1 << 16, |(soft, hard)| {
+            soft.max(hard).clamp(1024, 1 << 20) as RawFd
+        })
 }
 
 /// Closes every descriptor from `first` upwards.
@@ -81,15 +86,23 @@ pub fn close_from_except(first: RawFd, keep: &[RawFd]) -> Result<()> {
 
 fn close_range(lo: RawFd, hi: RawFd) -> Result<()> {
     // SAFETY: as for `close_from`; the caller's contract covers ownership.
-    check(unsafe {
+    let ranged = check(unsafe {
         libc::syscall(
             libc::SYS_close_range,
             lo as libc::c_uint,
             hi as libc::c_uint,
             0,
         )
-    })
-    .map(drop)
+    });
+    if ranged.is_err() {
+        // As in `close_from` (a seccomp filter loaded before the user
+        // switch may refuse close_range): one by one.
+        for fd in lo..=hi.min(fd_limit() - 1) {
+            // SAFETY: covered by the caller's contract; EBADF for unused.
+            unsafe { libc::close(fd) };
+        }
+    }
+    Ok(())
 }
 
 /// Clears `FD_CLOEXEC` on a descriptor the caller asked to pass into the

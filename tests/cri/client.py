@@ -4,7 +4,8 @@ Usage: client.py SOCKET HANDLER IMAGE CGROUP_PARENT
 Compiles cri.proto (beside this file) with grpcio-tools into a temporary
 directory, then, through containerd's CRI plugin with runtime handler
 HANDLER (berth): runs a host-network pod sandbox, creates and starts a
-container from IMAGE, execs in it, stops and removes both. Prints one JSON
+container from IMAGE, execs in it, sets its memory limit to 64 MiB with
+UpdateContainerResources, stops and removes both. Prints one JSON
 object with what it observed; exits non-zero on the first failed call.
 """
 import importlib
@@ -31,6 +32,48 @@ def load_api(out_dir):
         sys.exit(f"protoc failed: {rc}")
     sys.path.insert(0, out_dir)
     return importlib.import_module("cri_pb2"), importlib.import_module("cri_pb2_grpc")
+
+
+# The memory limit as the container sees it (its cgroup, mounted at
+# /sys/fs/cgroup/memory on v1 or /sys/fs/cgroup on v2).
+LIMIT_INSIDE = ("cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null"
+                " || cat /sys/fs/cgroup/memory.max")
+NEW_LIMIT = 64 << 20
+
+
+def exec_out(pb, rt, ctr, cmd):
+    r = rt.ExecSync(pb.ExecSyncRequest(container_id=ctr, cmd=["sh", "-c", cmd], timeout=30),
+                    timeout=60)
+    if r.exit_code != 0:
+        sys.exit(f"exec {cmd!r}: exit {r.exit_code}: {r.stderr.decode()}")
+    return r.stdout.decode().strip()
+
+
+def host_limit(cgroup_parent, ctr):
+    """The container's memory limit read on the host, from the cgroup
+    containerd names for it: CGROUP_PARENT/ID under the v1 memory
+    hierarchy, or under the cgroup2 root when there is no v1 memory."""
+    for base, name in (("/sys/fs/cgroup/memory", "memory.limit_in_bytes"),
+                       ("/sys/fs/cgroup", "memory.max")):
+        path = os.path.join(base, cgroup_parent.lstrip("/"), ctr, name)
+        if os.path.exists(path):
+            with open(path) as f:
+                return f.read().strip()
+    sys.exit(f"no memory cgroup for {ctr} under {cgroup_parent}")
+
+
+def update_memory(pb, rt, ctr, cgroup_parent):
+    """UpdateContainerResources on the running container (containerd runs
+    `berth update --resources - ID` with the new LinuxResources on stdin),
+    then the limit read inside the container and on the host."""
+    seen = {"before": exec_out(pb, rt, ctr, LIMIT_INSIDE)}
+    rt.UpdateContainerResources(pb.UpdateContainerResourcesRequest(
+        container_id=ctr,
+        linux=pb.LinuxContainerResources(memory_limit_in_bytes=NEW_LIMIT),
+    ), timeout=60)
+    seen["inside"] = exec_out(pb, rt, ctr, LIMIT_INSIDE)
+    seen["host"] = host_limit(cgroup_parent, ctr)
+    return seen
 
 
 def main():
@@ -80,6 +123,8 @@ def main():
                 break
             time.sleep(0.1)  # the marker file may not be written yet
         out["exec"] = {"stdout": r.stdout.decode(), "stderr": r.stderr.decode(), "exit_code": r.exit_code}
+
+        out["memory"] = update_memory(pb, rt, ctr, cgroup_parent)
 
         rt.StopContainer(pb.StopContainerRequest(container_id=ctr, timeout=2), timeout=60)
         st = rt.ContainerStatus(pb.ContainerStatusRequest(container_id=ctr), timeout=30).status
