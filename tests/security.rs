@@ -283,9 +283,11 @@ fn proc_writes_cannot_be_redirected() {
     f.assert_clean();
 }
 
-/// CVE-2016-9962: the set-up process (the init waiting at the gate) is not
-/// dumpable, so another process in the container's PID namespace cannot
-/// read its memory, environment or executable.
+/// CVE-2016-9962 (and CVE-2019-5736 through `/proc/<pid>/exe` and
+/// `map_files`): the set-up process (the init waiting at the gate, a copy
+/// of the host's berth) is not dumpable, so another process in the
+/// container's PID namespace cannot read its memory or environment, nor
+/// reach its executable or mapped files.
 #[test]
 fn waiting_init_cannot_be_inspected_from_the_container() {
     let a = Fixture::new("sec-dump-a", &["true"]);
@@ -296,7 +298,7 @@ fn waiting_init_cannot_be_inspected_from_the_container() {
         &[
             "sh",
             "-c",
-            "for f in environ mem; do head -c1 /proc/1/$f >/dev/null 2>&1 && echo $f-readable || echo $f-denied; done; readlink /proc/1/exe >/dev/null 2>&1 && echo exe-readable || echo exe-denied",
+            "for f in environ mem; do head -c1 /proc/1/$f >/dev/null 2>&1 && echo $f-readable || echo $f-denied; done; readlink /proc/1/exe >/dev/null 2>&1 && echo exe-readable || echo exe-denied; [ \"$(ls /proc/1/map_files 2>/dev/null | wc -l)\" -eq 0 ] && echo map_files-denied || echo map_files-listed; [ \"$(ls /proc/self/map_files | wc -l)\" -gt 0 ] && echo own-map_files-listed",
         ],
     );
     b.edit(|c| {
@@ -305,8 +307,118 @@ fn waiting_init_cannot_be_inspected_from_the_container() {
         ns.push(serde_json::json!({"type": "pid", "path": format!("/proc/{pid}/ns/pid")}));
     });
     let out = b.output("b1");
-    assert_eq!(out, "environ-denied\nmem-denied\nexe-denied\n");
+    assert_eq!(
+        out,
+        "environ-denied\nmem-denied\nexe-denied\nmap_files-denied\nown-map_files-listed\n"
+    );
     a.ok(&["delete", "a1"]);
     a.assert_clean();
     b.assert_clean();
+}
+
+/// A process that tries to write the cgroup tree it sees: join a
+/// `cgroup.procs` file of every hierarchy, create a directory, write a
+/// limit. Prints one line per success; nothing when every write fails.
+const WRITE_CGROUPS: &str = "for d in /sys/fs/cgroup /sys/fs/cgroup/*; do \
+    [ -d \"$d\" ] || continue; \
+    echo $$ > \"$d/cgroup.procs\" 2>/dev/null && echo \"joined $d\"; \
+    mkdir \"$d/escape\" 2>/dev/null && echo \"created $d/escape\" && rmdir \"$d/escape\"; \
+    echo 1 > \"$d/notify_on_release\" 2>/dev/null && echo \"wrote $d\"; \
+    done; echo done";
+
+/// CVE-2023-25809 class, as far as root can reproduce it: a container in
+/// a user namespace without a cgroup namespace, whose cgroup is delegated
+/// to its root user (owned by the host UID it maps to, as a rootless
+/// user's cgroup is), sees its cgroup hierarchies; none of them may be
+/// writable from inside, although the files' owner would allow it.
+#[test]
+fn user_namespace_container_cannot_write_the_host_cgroup_tree() {
+    let f = Fixture::new("sec-cgroupfs", &["sh", "-c", WRITE_CGROUPS]);
+    // Delegate the container's cgroup (every hierarchy) to host UID 300000.
+    for dir in f
+        .cgroup_dirs()
+        .iter()
+        .filter(|d| !d.starts_with("/sys/fs/cgroup/berth-test-"))
+    {
+        if dir
+            .parent()
+            .is_some_and(|p| p.parent().is_some_and(|r| r.join("cgroup.procs").exists()))
+        {
+            std::fs::create_dir_all(dir).unwrap();
+            let mut entries: Vec<_> = std::fs::read_dir(dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            entries.push(dir.clone());
+            for e in entries {
+                std::os::unix::fs::chown(&e, Some(300000), Some(300000)).unwrap();
+            }
+        }
+    }
+    f.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "cgroup");
+        ns.push(serde_json::json!({"type": "user"}));
+        let map = serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map;
+    });
+    assert_eq!(
+        f.output("c1"),
+        "done\n",
+        "the host's cgroup tree was written"
+    );
+    f.assert_clean();
+}
+
+/// CVE-2023-25809 itself needs rootless mode, which berth does not have
+/// yet: `--rootless=true` is refused. When rootless lands this test fails
+/// and `rootless_container_cannot_write_the_host_cgroup_tree` below must
+/// be enabled.
+#[test]
+fn rootless_mode_is_refused_until_it_exists() {
+    let f = Fixture::new("sec-rootless-refused", &["true"]);
+    let b = f.bundle.to_string_lossy().to_string();
+    let err = f.fails(&["--rootless=true", "create", "--bundle", &b, "c1"]);
+    assert!(
+        err.contains("--rootless=true is not supported yet"),
+        "{err}"
+    );
+    f.assert_clean();
+}
+
+/// CVE-2023-25809: a rootless container (berth run by an unprivileged
+/// user, `berth spec --rootless`) without a cgroup namespace must not be
+/// able to write the user's delegated cgroup tree through /sys/fs/cgroup.
+/// Ready for when rootless mode exists.
+#[test]
+#[ignore = "rootless mode does not exist yet (--rootless=true is refused)"]
+fn rootless_container_cannot_write_the_host_cgroup_tree() {
+    let f = Fixture::new("sec-rootless", &["true"]);
+    let mut c = berth::spec::template::default_config(true, 1000, 1000);
+    c["process"]["terminal"] = serde_json::json!(false);
+    c["process"]["args"] = serde_json::json!(["sh", "-c", WRITE_CGROUPS]);
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "cgroup");
+    f.write_config(&c);
+    for p in [f.dir.path(), &f.bundle, &f.rootfs()] {
+        std::os::unix::fs::chown(p, Some(1000), Some(1000)).unwrap();
+    }
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=1000", "--regid=1000", "--clear-groups", "--"])
+        .arg(common::berth_bin())
+        .args(["--rootless=true", "--root"])
+        .arg(&f.root)
+        .args(["run", "--bundle"])
+        .arg(&f.bundle)
+        .arg("c1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::s(&out.stderr));
+    assert_eq!(common::s(&out.stdout), "done\n");
+    f.assert_clean();
 }

@@ -90,6 +90,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
         identity::become_userns_root()?;
     }
     nix::unistd::setsid().map_err(sys_err("setsid"))?;
+    crate::faults::checkpoint("exec:joined");
     match sys::process::join_new_session_keyring() {
         Ok(()) | Err(Errno::ENOSYS) => {}
         Err(e) => return Err(sys_err("join session keyring")(e)),
@@ -134,6 +135,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
     let in_userns = req.config.in_userns();
     identity::apply_identity(process, identity::setgroups_allowed(in_userns))?;
     labels.apply().map_err(|e| ChildError::Msg(e.to_string()))?;
+    crate::faults::checkpoint("exec:identity");
 
     nix::sys::prctl::set_pdeathsig(None).map_err(sys_err("clear parent death signal"))?;
     ctx.chan.send_to_parent(&FromInit::Ready, None)?;
