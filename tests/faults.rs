@@ -260,3 +260,33 @@ fn exec_killed_at_every_phase_leaves_nothing_after_force_delete() {
         assert!(!f.root.join("c1").exists(), "{point}: state directory left");
     }
 }
+
+#[test]
+fn concurrent_starts_exactly_one_wins() {
+    let f = Fixture::new("race-start", &["sleep", "100"]);
+    f.create("c1");
+    let (ex, ey) = (f.dir.path().join("x.err"), f.dir.path().join("y.err"));
+    let spawn = |err: &std::path::Path| {
+        f.cmd()
+            .args(["start", "c1"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(err).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let (mut x, mut y) = (spawn(&ex), spawn(&ey));
+    let (sx, sy) = (x.wait().unwrap(), y.wait().unwrap());
+    assert_eq!(
+        sx.success() as u8 + sy.success() as u8,
+        1,
+        "exactly one start wins"
+    );
+    let loser = std::fs::read_to_string(if sx.success() { &ey } else { &ex }).unwrap();
+    assert!(
+        loser.contains("cannot start an already running container"),
+        "{loser}"
+    );
+    assert_eq!(f.status("c1"), "running");
+    f.ok(&["delete", "--force", "c1"]);
+    f.assert_clean();
+}

@@ -246,15 +246,21 @@ fn console_refuses_a_symlinked_dev_console() {
     f.assert_clean();
 }
 
-/// CVE-2019-16884 / CVE-2025-52881 class: sysctls and oom_score_adj are
-/// written through a procfs the container cannot fake. Here the config
-/// itself hides /proc/sys behind a tmpfs; the values must still reach the
-/// kernel.
+/// CVE-2019-16884 / CVE-2019-19921 / CVE-2025-52881 class: sysctls and
+/// oom_score_adj are written through a procfs the container cannot fake.
+/// Here the container's /proc is a fake (a tmpfs instead of procfs) and
+/// /proc/sys another tmpfs; the values must still reach the kernel.
 #[test]
 fn proc_writes_cannot_be_redirected() {
     let f = Fixture::new("sec-procfs", &["sleep", "100"]);
     f.edit(|c| {
-        c["mounts"].as_array_mut().unwrap().push(
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["destination"] != "/proc");
+        mounts.insert(
+            0,
+            serde_json::json!({"destination": "/proc", "type": "tmpfs", "source": "fakeproc"}),
+        );
+        mounts.push(
             serde_json::json!({"destination": "/proc/sys", "type": "tmpfs", "source": "fake"}),
         );
         c["linux"]["sysctl"] = serde_json::json!({"kernel.shmmni": "1234"});
