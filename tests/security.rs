@@ -189,6 +189,38 @@ fn swapped_mount_destinations_stay_in_the_root() {
     );
 }
 
+/// CVE-2021-30465, the state a swap aims for, made deterministic: the
+/// destination's parent is an image symlink to an absolute host path where
+/// the destination exists. The mount must land inside the root (where the
+/// container sees it), never on the host directory.
+#[test]
+fn symlinked_mount_destination_resolves_in_the_root() {
+    let f = Fixture::new(
+        "sec-symdest",
+        &[
+            "sh",
+            "-c",
+            "grep tmpfs /proc/self/mountinfo | grep -c marker-sym || true",
+        ],
+    );
+    let host = f.dir.path().join("host-target");
+    std::fs::create_dir_all(host.join("x")).unwrap();
+    std::os::unix::fs::symlink(&host, f.rootfs().join("mnt")).unwrap();
+    f.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(
+            serde_json::json!({"destination": "/mnt/x", "type": "tmpfs", "source": "marker-sym"}),
+        );
+    });
+    assert_eq!(
+        f.output("c1"),
+        "1\n",
+        "the mount did not land where the container sees /mnt/x"
+    );
+    let inside = f.rootfs().join(host.strip_prefix("/").unwrap()).join("x");
+    assert!(inside.is_dir(), "{}", inside.display());
+    f.assert_clean();
+}
+
 /// Removes the /dev mounts from a config, so the image's own /dev is used.
 fn image_dev(c: &mut serde_json::Value) {
     c["mounts"]
