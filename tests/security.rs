@@ -460,3 +460,59 @@ fn rootless_container_cannot_write_the_host_cgroup_tree() {
     assert_eq!(common::s(&out.stdout), "done\n");
     f.assert_clean();
 }
+
+/// CVE-2025-52881 class through a joined mount namespace: container A has
+/// a fake /proc (a tmpfs) holding a file where a sysctl would be.
+/// Container B joins A's mount namespace and sets that sysctl: the value
+/// must go to the kernel (B's IPC namespace) through the host's procfs,
+/// never into A's file.
+#[test]
+fn sysctl_writes_ignore_a_joined_mount_namespaces_proc() {
+    let a = Fixture::new(
+        "sec-procjoin-a",
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /proc/sys/kernel && echo fake > /proc/sys/kernel/shmmni && exec sleep 1000",
+        ],
+    );
+    a.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["destination"] != "/proc");
+        mounts.insert(
+            0,
+            serde_json::json!({"destination": "/proc", "type": "tmpfs", "source": "fakeproc"}),
+        );
+        c["linux"]["maskedPaths"] = serde_json::json!([]);
+        c["linux"]["readonlyPaths"] = serde_json::json!([]);
+    });
+    let ab = a.bundle.to_string_lossy().to_string();
+    a.ok(&["run", "-d", "--bundle", &ab, "a1"]);
+    let apid = a.state("a1")["pid"].as_i64().unwrap();
+    let fake = format!("/proc/{apid}/root/proc/sys/kernel/shmmni");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_to_string(&fake).unwrap_or_default() != "fake\n" {
+        assert!(std::time::Instant::now() < deadline, "A never wrote {fake}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let b = Fixture::new("sec-procjoin-b", &["sleep", "1000"]);
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "mount");
+        ns.push(serde_json::json!({"type": "mount", "path": format!("/proc/{apid}/ns/mnt")}));
+        c["linux"]["sysctl"] = serde_json::json!({"kernel.shmmni": "1234"});
+    });
+    let bb = b.bundle.to_string_lossy().to_string();
+    // B may fail later (its root is not in A's mount namespace); what
+    // matters is where the sysctl went.
+    let _ = b.berth(&["create", "--bundle", &bb, "b1"]);
+    assert_eq!(
+        std::fs::read_to_string(&fake).unwrap(),
+        "fake\n",
+        "the sysctl write went into a file of the container's fake /proc"
+    );
+    let _ = b.berth(&["delete", "--force", "b1"]);
+    b.assert_clean();
+    a.ok(&["delete", "--force", "a1"]);
+    a.assert_clean();
+}

@@ -81,7 +81,10 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
     identity::apply_rlimits(process)?;
     // Before joining the container's mount namespace, while /proc is
     // still the host's (CVE-2019-16884 class).
-    let labels = attrs::LabelFiles::open(process).map_err(|e| ChildError::Msg(e.to_string()))?;
+    let proc = super::procfs::HostProc::open().map_err(sys_err("open the host's /proc"))?;
+    let labels =
+        attrs::LabelFiles::open(process, &proc).map_err(|e| ChildError::Msg(e.to_string()))?;
+    drop(proc);
     if !ctx.namespaces.is_empty() {
         nix::sched::setns(req.init_pidfd, ctx.namespaces)
             .map_err(sys_err("join the container's namespaces"))?;

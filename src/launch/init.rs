@@ -24,6 +24,7 @@ use nix::unistd::Pid;
 
 use super::parent::{Gate, LaunchRequest};
 use super::plan::NsPlan;
+use super::procfs::HostProc;
 use super::protocol::{Channel, ChannelError, FromInit, ToInit};
 use super::rootfs::{self, CgroupMount, RootfsError};
 use super::stub::PreparedExec;
@@ -109,10 +110,12 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
         ));
     };
     guard(ctx.parent)?;
+    // Every write into /proc goes through the host's procfs, opened before
+    // any namespace is joined (a joined mount namespace's /proc may be fake).
+    let proc = HostProc::open().map_err(sys_err("open the host's /proc"))?;
     namespaces(ctx)?;
     faults::checkpoint("init:namespaces");
-    // Before the root changes, while /proc is still the host's.
-    let labels = attrs::LabelFiles::open(process)?;
+    let labels = attrs::LabelFiles::open(process, &proc)?;
     if !ctx.req.no_new_keyring {
         // Best effort, as in runc: kernels without keyrings say ENOSYS.
         match sys::process::join_new_session_keyring() {
@@ -120,7 +123,8 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
             Err(e) => return Err(sys_err("join session keyring")(e)),
         }
     }
-    write_sysctls(config)?;
+    write_sysctls(config, &proc)?;
+    drop(proc);
 
     let mounts = Phase::start("mounts");
     let root = rootfs::prepare_root(config)?;
@@ -313,14 +317,18 @@ fn namespaces(ctx: &InitCtx<'_>) -> Result<(), InitError> {
     Ok(())
 }
 
-/// Step 3: sysctls go through the host's procfs, still visible before the
-/// root changes and not something the container image can replace. Values
-/// are per-namespace, so they land in the container's namespaces.
-fn write_sysctls(config: &Config) -> Result<(), InitError> {
+/// Step 3: sysctls go through the host's procfs handle, opened before any
+/// namespace was joined: neither the image nor a joined mount namespace
+/// can redirect them. Values are per-namespace, so they land in the
+/// container's namespaces.
+fn write_sysctls(config: &Config, proc: &HostProc) -> Result<(), InitError> {
+    use std::io::Write;
     for (name, value) in &config.sysctl {
-        let path = format!("/proc/sys/{}", name.replace('.', "/"));
-        std::fs::write(&path, value.as_bytes())
-            .map_err(|e| InitError::Msg(format!("linux.sysctl.{name}: write {path}: {e}")))?;
+        let rel = format!("sys/{}", name.replace('.', "/"));
+        proc.open_file(&rel, nix::fcntl::OFlag::O_WRONLY)
+            .map_err(std::io::Error::from)
+            .and_then(|mut f| f.write_all(value.as_bytes()))
+            .map_err(|e| InitError::Msg(format!("linux.sysctl.{name}: write /proc/{rel}: {e}")))?;
     }
     Ok(())
 }

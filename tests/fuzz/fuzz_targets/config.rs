@@ -1,6 +1,7 @@
 //! Config loading and validation: any bytes as `config.json`, through
-//! `spec::parse` and `spec::build` (and the `exec` process rules on the
-//! result), must give a value or an error: no panic, no hang, no
+//! `spec::parse` and `spec::build`, then what `create` does with the result
+//! before anything exists (the seccomp compile) and the process rules
+//! `exec` applies, must give a value or an error: no panic, no hang, no
 //! unbounded allocation.
 #![no_main]
 
@@ -14,6 +15,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(config) = berth::spec::build(spec, std::path::Path::new("/nonexistent/bundle")) else {
         return;
     };
+    if let Some(s) = &config.seccomp {
+        let _ = berth::seccomp::compile(s);
+    }
     if let Some(p) = process {
         let _ = berth::spec::build_process(&p, &config);
     }
