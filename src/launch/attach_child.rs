@@ -80,7 +80,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
 
     identity::apply_rlimits(process)?;
     // Before joining the container's mount namespace, while /proc is
-    // still the host's (CVE-2019-16884 class).
+    // still the host's: a verified procfs handle (CVE-2019-16884 class).
     let proc = super::procfs::HostProc::open().map_err(sys_err("open the host's /proc"))?;
     let labels =
         attrs::LabelFiles::open(process, &proc).map_err(|e| ChildError::Msg(e.to_string()))?;
