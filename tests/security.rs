@@ -230,15 +230,38 @@ fn image_dev(c: &mut serde_json::Value) {
 }
 
 /// CVE-2025-31133: the `/dev/null` used to mask paths must be the null
-/// device, not an image's symlink to a sensitive file.
+/// device. An image's symlink there is replaced by the real device (see
+/// `dev_entries_that_are_symlinks_are_replaced`), so the masking still uses
+/// the null device; a fake that is not a symlink (here the zero device
+/// under the name `null`, which berth leaves as runc does) is refused.
 #[test]
 fn masking_refuses_a_fake_dev_null() {
-    let f = Fixture::new("sec-devnull", &["true"]);
+    let f = Fixture::new(
+        "sec-devnull",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/sys/kernel/core_pattern >/dev/null && ls -l /dev/null",
+        ],
+    );
     f.edit(image_dev);
-    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", f.rootfs().join("dev/null"))
-        .unwrap();
+    let null = f.rootfs().join("dev/null");
+    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", &null).unwrap();
+    let out = f.output("c1");
+    assert!(
+        out.starts_with("crw-rw-rw-") && out.contains("1,   3"),
+        "{out}"
+    );
+    std::fs::remove_file(&null).unwrap();
+    nix::sys::stat::mknod(
+        &null,
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(1, 5),
+    )
+    .unwrap();
     let b = f.bundle.to_string_lossy().to_string();
-    let err = f.fails(&["create", "--bundle", &b, "c1"]);
+    let err = f.fails(&["create", "--bundle", &b, "c2"]);
     assert!(err.contains("not the null device"), "{err}");
     f.assert_clean();
 }
@@ -515,4 +538,99 @@ fn sysctl_writes_ignore_a_joined_mount_namespaces_proc() {
     b.assert_clean();
     a.ok(&["delete", "--force", "a1"]);
     a.assert_clean();
+}
+
+/// CVE-2026-41579 class: the image's `/dev` entries are symlinks (here to
+/// a global procfs file, to a host path and up the tree). berth must
+/// replace them with its device nodes (or bind mounts of the host's in a
+/// user namespace), never follow them: inside, each default device is the
+/// real character device, and the symlinks' targets are untouched.
+fn dev_symlinks_are_replaced(name: &str, userns: bool) {
+    let f = Fixture::new(
+        name,
+        &[
+            "sh",
+            "-c",
+            "for d in null zero full random urandom tty; do [ -c /dev/$d ] && [ ! -L /dev/$d ] && echo $d-device || echo $d-NOT; done; \
+             grep -c ' /proc/sys/kernel/core_pattern ' /proc/self/mountinfo || true",
+        ],
+    );
+    f.edit(|c| {
+        image_dev(c);
+        if userns {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({"type": "user"}));
+            let map = serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+            c["linux"]["uidMappings"] = map.clone();
+            c["linux"]["gidMappings"] = map;
+        }
+    });
+    let host_file = f.dir.path().join("host-file");
+    std::fs::write(&host_file, "host").unwrap();
+    let dev = f.rootfs().join("dev");
+    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", dev.join("zero")).unwrap();
+    std::os::unix::fs::symlink(&host_file, dev.join("full")).unwrap();
+    std::os::unix::fs::symlink("../etc/passwd", dev.join("random")).unwrap();
+    if userns {
+        // The image's /dev belongs to the container's root, as an image
+        // unpacked for a user namespace does.
+        std::os::unix::fs::chown(&dev, Some(300000), Some(300000)).unwrap();
+    }
+    let passwd = std::fs::read(f.rootfs().join("etc/passwd")).unwrap();
+    assert_eq!(
+        f.output("c1"),
+        "null-device\nzero-device\nfull-device\nrandom-device\nurandom-device\ntty-device\n0\n",
+    );
+    assert_eq!(std::fs::read_to_string(&host_file).unwrap(), "host");
+    assert_eq!(
+        std::fs::read(f.rootfs().join("etc/passwd")).unwrap(),
+        passwd
+    );
+    assert!(
+        !f.rootfs()
+            .join(host_file.strip_prefix("/").unwrap())
+            .exists()
+    );
+    f.assert_clean();
+}
+
+#[test]
+fn dev_entries_that_are_symlinks_are_replaced() {
+    dev_symlinks_are_replaced("sec-devsym", false);
+}
+
+#[test]
+fn dev_entries_that_are_symlinks_are_replaced_in_a_user_namespace() {
+    dev_symlinks_are_replaced("sec-devsym-userns", true);
+}
+
+/// Denial of service through the image: `/etc/passwd` (read for `HOME`)
+/// is a symlink to `/dev/zero` — an endless read, an unbounded allocation —
+/// or a FIFO nobody writes — an open that never returns. Neither `run` nor
+/// `exec` may hang: the file counts as absent, and HOME is `/`.
+#[test]
+fn endless_or_blocking_etc_passwd_does_not_hang_berth() {
+    for (name, fifo) in [("sec-passwd-zero", false), ("sec-passwd-fifo", true)] {
+        let f = Fixture::new(name, &["sh", "-c", "echo $HOME"]);
+        let passwd = f.rootfs().join("etc/passwd");
+        std::fs::remove_file(&passwd).unwrap();
+        if fifo {
+            nix::unistd::mkfifo(&passwd, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        } else {
+            std::os::unix::fs::symlink("/dev/zero", &passwd).unwrap();
+        }
+        assert_eq!(f.output("c1"), "/\n", "{name}: run");
+        f.edit(|c| c["process"]["args"] = serde_json::json!(["sleep", "1000"]));
+        let b = f.bundle.to_string_lossy().to_string();
+        f.ok(&["run", "-d", "--bundle", &b, "c2"]);
+        assert_eq!(
+            f.ok(&["exec", "c2", "sh", "-c", "echo $HOME"]),
+            "/\n",
+            "{name}: exec"
+        );
+        f.ok(&["delete", "--force", "c2"]);
+        f.assert_clean();
+    }
 }

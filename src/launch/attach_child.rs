@@ -109,12 +109,8 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     }
 
-    let env = userdb::prepare_env(
-        &process.env,
-        || std::fs::read_to_string("/etc/passwd").ok(),
-        process.user.uid,
-    )
-    .map_err(ChildError::Msg)?;
+    let env = userdb::prepare_env(&process.env, userdb::read_passwd, process.user.uid)
+        .map_err(ChildError::Msg)?;
     let program =
         exec::look_path(&process.args[0], userdb::path_of(&env)).map_err(ChildError::Msg)?;
     // Through the sealed stub, as the init does (CVE-2019-5736).

@@ -187,12 +187,8 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     // The environment (HOME from the container's /etc/passwd) and the
     // program's path are resolved inside the container, as root, before the
     // user switch; a missing program fails `create`.
-    let env = userdb::prepare_env(
-        &process.env,
-        || std::fs::read_to_string("/etc/passwd").ok(),
-        process.user.uid,
-    )
-    .map_err(InitError::Msg)?;
+    let env = userdb::prepare_env(&process.env, userdb::read_passwd, process.user.uid)
+        .map_err(InitError::Msg)?;
     let program =
         exec::look_path(&process.args[0], userdb::path_of(&env)).map_err(InitError::Msg)?;
     let exec = PreparedExec::new(&program, &process.args, &env, config.seccomp.as_ref())
