@@ -231,3 +231,67 @@ fn no_host_descriptor_reaches_the_container() {
     let _ = f.berth(&["delete", "--force", "c2"]);
     f.assert_clean();
 }
+
+/// A fake `/proc/self/setgroups` (the container's `/proc` is a tmpfs its
+/// root writes) must not make `exec` skip `setgroups(2)`: the process
+/// would keep berth's own supplementary groups — host groups — inside the
+/// container. berth reads the setting through the host's procfs.
+#[test]
+fn fake_setgroups_file_does_not_leak_berths_groups() {
+    let f = Fixture::new(
+        "secx-setgroups",
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /proc/self && echo deny > /proc/self/setgroups && exec sleep 1000",
+        ],
+    );
+    f.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["destination"] != "/proc");
+        mounts.insert(
+            0,
+            serde_json::json!({"destination": "/proc", "type": "tmpfs", "source": "fakeproc"}),
+        );
+        c["linux"]["maskedPaths"] = serde_json::json!([]);
+        c["linux"]["readonlyPaths"] = serde_json::json!([]);
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        let map = serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map;
+    });
+    let b = f.bundle.to_string_lossy().to_string();
+    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
+    let pid = f.state("c1")["pid"].as_i64().unwrap();
+    let fake = format!("/proc/{pid}/root/proc/self/setgroups");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(&fake).unwrap_or_default() != "deny\n" {
+        assert!(
+            Instant::now() < deadline,
+            "the container never wrote {fake}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // berth itself runs with a supplementary group (a host group).
+    let out = f.dir.path().join("groups.out");
+    let st = std::process::Command::new("setpriv")
+        .args(["--groups", "4321", "--"])
+        .arg(common::berth_bin())
+        .arg("--root")
+        .arg(&f.root)
+        .args(["exec", "c1", "sh", "-c", "id -G"])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "0\n",
+        "the exec'd process kept berth's supplementary groups"
+    );
+    finish(f);
+}

@@ -84,7 +84,6 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
     let proc = super::procfs::HostProc::open().map_err(sys_err("open the host's /proc"))?;
     let labels =
         attrs::LabelFiles::open(process, &proc).map_err(|e| ChildError::Msg(e.to_string()))?;
-    drop(proc);
     if !ctx.namespaces.is_empty() {
         nix::sched::setns(req.init_pidfd, ctx.namespaces)
             .map_err(sys_err("join the container's namespaces"))?;
@@ -132,7 +131,9 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
         load_seccomp(ctx)?;
     }
     let in_userns = req.config.in_userns();
-    identity::apply_identity(process, identity::setgroups_allowed(in_userns))?;
+    let setgroups = identity::setgroups_allowed(in_userns, &proc);
+    drop(proc);
+    identity::apply_identity(process, setgroups)?;
     labels.apply().map_err(|e| ChildError::Msg(e.to_string()))?;
     crate::faults::checkpoint("exec:identity");
 

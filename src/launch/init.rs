@@ -124,7 +124,6 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
         }
     }
     write_sysctls(config, &proc)?;
-    drop(proc);
 
     let mounts = Phase::start("mounts");
     let root = rootfs::prepare_root(config)?;
@@ -211,7 +210,9 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     if privileged_load {
         load_seccomp(ctx)?;
     }
-    identity::apply_identity(process, setgroups_allowed(config))?;
+    let setgroups = identity::setgroups_allowed(config.in_userns(), &proc);
+    drop(proc);
+    identity::apply_identity(process, setgroups)?;
     faults::checkpoint("init:identity");
     if early && !privileged_load {
         load_seccomp(ctx)?;
@@ -327,13 +328,6 @@ fn write_sysctls(config: &Config, proc: &HostProc) -> Result<(), InitError> {
             .map_err(|e| InitError::Msg(format!("linux.sysctl.{name}: write /proc/{rel}: {e}")))?;
     }
     Ok(())
-}
-
-fn setgroups_allowed(config: &Config) -> bool {
-    if !config.in_userns() {
-        return true;
-    }
-    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
 }
 
 fn state_json(ctx: &InitCtx<'_>, status: Status) -> Vec<u8> {
