@@ -295,3 +295,67 @@ fn fake_setgroups_file_does_not_leak_berths_groups() {
     );
     finish(f);
 }
+
+/// CVE-2025-52565 family, for `exec --tty`: the pty slave must be the peer
+/// of the master berth opened, never whatever the container's
+/// `/dev/pts/<n>` names. Here the image's `/dev/pts` is a plain directory
+/// (the devpts instance sits at `/dev/pts/pts`, beside a `ptmx` node) whose
+/// `0` is a symlink to a file: the program's output must still reach the
+/// console, and the file must stay empty.
+#[test]
+fn exec_console_slave_is_the_masters_peer() {
+    use std::io::Read;
+    use std::os::unix::net::UnixListener;
+    let f = Fixture::new("secx-ptspeer", &["sleep", "1000"]);
+    f.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| !m["destination"].as_str().unwrap().starts_with("/dev"));
+        mounts.push(serde_json::json!({"destination": "/dev/pts/pts", "type": "devpts", "source": "devpts", "options": ["newinstance", "ptmxmode=0666", "mode=0620"]}));
+        c["root"]["readonly"] = serde_json::json!(false);
+    });
+    let pts = f.rootfs().join("dev/pts");
+    std::fs::create_dir_all(&pts).unwrap();
+    nix::sys::stat::mknod(
+        &pts.join("ptmx"),
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(5, 2),
+    )
+    .unwrap();
+    std::fs::write(f.rootfs().join("tmp/captured"), "").unwrap();
+    std::os::unix::fs::symlink("/tmp/captured", pts.join("0")).unwrap();
+    let b = f.bundle.to_string_lossy().to_string();
+    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
+    let sock = f.dir.path().join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let s = sock.to_string_lossy().to_string();
+    let out = f.berth(&[
+        "exec",
+        "-t",
+        "-d",
+        "--console-socket",
+        &s,
+        "c1",
+        "sh",
+        "-c",
+        "echo hello-from-exec; sleep 2",
+    ]);
+    assert!(out.status.success(), "{}", common::s(&out.stderr));
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 64];
+    let (_, master) = berth::sys::fd::recv_fd(std::os::fd::AsFd::as_fd(&conn), &mut buf).unwrap();
+    let mut master = std::fs::File::from(master.expect("the pty master"));
+    let mut seen = String::new();
+    let mut chunk = [0u8; 256];
+    while !seen.contains("hello-from-exec") {
+        let n = master.read(&mut chunk).unwrap_or(0);
+        assert!(n > 0, "the console closed before the output: {seen:?}");
+        seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
+    }
+    assert_eq!(
+        std::fs::read_to_string(f.rootfs().join("tmp/captured")).unwrap(),
+        "",
+        "the program's output went through the container's /dev/pts/0"
+    );
+    finish(f);
+}
