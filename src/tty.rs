@@ -73,18 +73,14 @@ fn open_console(
         nix::sys::stat::Mode::empty(),
     )
     .map_err(sys_err("open /dev/ptmx"))?;
-    let n = sys::tty::unlock_and_index(master.as_fd()).map_err(sys_err("unlock pty"))?;
+    sys::tty::unlock_and_index(master.as_fd()).map_err(sys_err("unlock pty"))?;
     if let Some((rows, cols)) = size.filter(|(r, c)| *r > 0 && *c > 0) {
         sys::tty::set_winsize(master.as_fd(), sys::tty::WinSize { rows, cols })
             .map_err(sys_err("set size"))?;
     }
-    let slave_path = format!("/dev/pts/{n}");
-    let slave = nix::fcntl::open(
-        slave_path.as_str(),
-        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(sys_err("open pty slave"))?;
+    // The slave through the master, never by its path: the container may
+    // have put anything at /dev/pts/<n> (CVE-2025-52565 family).
+    let slave = sys::tty::open_peer(master.as_fd()).map_err(sys_err("open pty slave"))?;
     if bind_console {
         bind_dev_console(slave.as_fd())?;
     }

@@ -52,6 +52,34 @@ pub fn path_of(env: &[String]) -> Option<&str> {
     env.iter().rev().find_map(|kv| kv.strip_prefix("PATH="))
 }
 
+/// The most of `/etc/passwd` berth reads.
+pub const PASSWD_LIMIT: u64 = 16 << 20;
+
+/// Reads the container's `/etc/passwd` for [`prepare_env`]: only a regular
+/// file of at most [`PASSWD_LIMIT`] bytes. The image decides what the path
+/// is: a symlink to `/dev/zero` would never end, and a FIFO would block
+/// the open, so anything else counts as no file.
+pub fn read_passwd() -> Option<String> {
+    read_regular(std::path::Path::new("/etc/passwd"), PASSWD_LIMIT)
+}
+
+fn read_regular(path: &std::path::Path, limit: u64) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .ok()?;
+    let meta = f.metadata().ok()?;
+    if !meta.is_file() || meta.len() > limit {
+        return None;
+    }
+    let mut s = String::new();
+    f.take(limit).read_to_string(&mut s).ok()?;
+    Some(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +107,22 @@ mod tests {
         assert!(prepare_env(&["=x".into()], || None, 0).is_err());
         assert_eq!(path_of(&out), None);
         assert_eq!(path_of(&env), Some("/bin"));
+    }
+
+    #[test]
+    fn only_regular_bounded_files_are_read() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("passwd");
+        std::fs::write(&file, "root:x:0:0::/root:/bin/sh\n").expect("write");
+        assert!(read_regular(&file, 1024).is_some_and(|s| s.starts_with("root:")));
+        assert_eq!(read_regular(&file, 4), None, "over the limit");
+        // Endless or blocking files count as no file.
+        assert_eq!(read_regular(std::path::Path::new("/dev/zero"), 1024), None);
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("fifo");
+        assert_eq!(read_regular(&fifo, 1024), None);
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("/dev/zero", &link).expect("symlink");
+        assert_eq!(read_regular(&link, 1024), None);
     }
 }

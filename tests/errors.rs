@@ -211,3 +211,139 @@ fn failed_create_does_not_disturb_an_existing_container() {
     f.ok(&["delete", "c1"]);
     f.assert_clean();
 }
+
+/// `create` with `args` (after `create`) fails naming `want`, and leaves
+/// nothing.
+fn create_fails(f: &Fixture, args: &[&str], want: &str) {
+    let b = f.bundle.to_string_lossy().to_string();
+    let mut all = vec!["create"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--bundle", &b, "c1"]);
+    let out = f.berth(&all);
+    assert_eq!(out.status.code(), Some(1));
+    let err = common::s(&out.stderr);
+    assert!(err.contains(want), "expected {want:?} in: {err}");
+    f.assert_clean();
+}
+
+#[test]
+fn missing_config_json() {
+    let f = Fixture::new("err-noconfig", &["true"]);
+    std::fs::remove_file(f.bundle.join("config.json")).unwrap();
+    create_fails(&f, &[], "config.json");
+}
+
+#[test]
+fn lsm_label_without_the_lsm() {
+    refused(
+        "err-lsm",
+        |c| c["process"]["apparmorProfile"] = json!("berth-test"),
+        "apparmor",
+    );
+}
+
+#[test]
+fn missing_pidfd_socket() {
+    let f = Fixture::new("err-pidfdsock", &["true"]);
+    create_fails(
+        &f,
+        &["--pidfd-socket", "/nonexistent/pidfd.sock"],
+        "/nonexistent/pidfd.sock",
+    );
+}
+
+#[test]
+fn missing_program() {
+    refused(
+        "err-noprog",
+        |c| c["process"]["args"] = json!(["/no/such/program"]),
+        "/no/such/program",
+    );
+}
+
+#[test]
+fn missing_cwd() {
+    refused(
+        "err-nocwd",
+        |c| c["process"]["cwd"] = json!("/no/such/dir"),
+        "/no/such/dir",
+    );
+}
+
+#[test]
+fn sysctl_the_kernel_refuses() {
+    refused(
+        "err-sysctl-value",
+        |c| c["linux"]["sysctl"] = json!({"kernel.shmmni": "not-a-number"}),
+        "linux.sysctl.kernel.shmmni",
+    );
+}
+
+#[test]
+fn rlimit_above_the_hard_limit() {
+    refused(
+        "err-rlimit",
+        |c| {
+            c["process"]["rlimits"] =
+                json!([{"type": "RLIMIT_NOFILE", "hard": 100000000, "soft": 100000000}])
+        },
+        "RLIMIT_NOFILE",
+    );
+}
+
+#[test]
+fn cgroup_limit_the_kernel_refuses() {
+    refused(
+        "err-cpuset",
+        |c| c["linux"]["resources"]["cpu"] = json!({"cpus": "1000-1001"}),
+        "cpuset",
+    );
+}
+
+#[test]
+fn cgroup_that_already_has_processes() {
+    let f = Fixture::new("err-busycg", &["sleep", "100"]);
+    f.create("c1");
+    // A second container in the same cgroup is refused; the first stays.
+    let b = f.bundle.to_string_lossy().to_string();
+    let err = f.fails(&["create", "--bundle", &b, "c2"]);
+    assert!(err.contains("cgroup"), "{err}");
+    assert!(!f.root.join("c2").exists(), "state directory of c2 left");
+    assert_eq!(f.status("c1"), "created");
+    f.ok(&["delete", "c1"]);
+    f.assert_clean();
+}
+
+#[test]
+fn pid_file_that_cannot_be_written() {
+    let f = Fixture::new("err-pidfile", &["sleep", "100"]);
+    create_fails(
+        &f,
+        &["--pid-file", "/nonexistent/dir/pid"],
+        "pid file /nonexistent/dir/",
+    );
+}
+
+#[test]
+fn failing_create_container_hook_tears_down() {
+    refused(
+        "err-cchook",
+        |c| c["hooks"] = json!({"createContainer": [{"path": "/bin/false"}]}),
+        "createContainer",
+    );
+}
+
+#[test]
+fn seccomp_filter_that_does_not_compile() {
+    refused(
+        "err-seccomp",
+        |c| {
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_NOSUCH"],
+                "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]
+            })
+        },
+        "linux.seccomp",
+    );
+}

@@ -15,17 +15,24 @@ use nix::unistd::Pid;
 
 /// Processes (PIDs) parked at a fault point whose command line mentions `needle`.
 fn stopped_with(needle: &str) -> Vec<i32> {
+    with_cmdline(needle)
+        .into_iter()
+        .filter(|p| {
+            let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+            comm.trim() == berth::faults::PARKED.to_string_lossy()
+        })
+        .collect()
+}
+
+/// Processes (PIDs) whose command line mentions `needle`.
+fn with_cmdline(needle: &str) -> Vec<i32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
             continue;
         };
         let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-        if !String::from_utf8_lossy(&cmd).contains(needle) {
-            continue;
-        }
-        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-        if comm.trim() == berth::faults::PARKED.to_string_lossy() {
+        if String::from_utf8_lossy(&cmd).contains(needle) {
             out.push(pid);
         }
     }
@@ -186,5 +193,100 @@ fn delete_waits_for_the_lock_holder() {
     let st = common::wait_timeout(&mut delete, Duration::from_secs(30))
         .expect("delete finishes once the lock is free");
     assert!(st.success());
+    f.assert_clean();
+}
+
+/// The start time of a process (field 22 of its stat), or `None` once it
+/// is gone.
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether the process that was `(pid, start)` still exists (zombies count).
+fn alive(pid: i32, start: Option<u64>) -> bool {
+    start.is_some() && start_time(pid) == start
+}
+
+#[test]
+fn exec_killed_at_every_phase_leaves_nothing_after_force_delete() {
+    for point in [
+        "exec:cloned",
+        "exec:joined",
+        "exec:identity",
+        "exec:ready",
+        "exec:started",
+    ] {
+        let f = Fixture::new(
+            &format!("fault-{}", point.replace(':', "-")),
+            &["sleep", "100"],
+        );
+        let b = f.bundle.to_string_lossy().to_string();
+        f.ok(&["run", "-d", "--bundle", &b, "c1"]);
+        let init = f.state("c1")["pid"].as_i64().unwrap() as i32;
+        let (mut child, _) = spawn_stopped(&f, point, &["exec", "c1", "sleep", "200"]);
+        // berth exec and the process it cloned (both carry berth's command
+        // line until the program runs).
+        let parked: Vec<(i32, Option<u64>)> = with_cmdline(&f.root.to_string_lossy())
+            .into_iter()
+            .map(|p| (p, start_time(p)))
+            .collect();
+        assert!(!parked.is_empty());
+        // Kill berth exec; whatever it had started must not outlive the
+        // container.
+        sigkill(child.id() as i32);
+        child.wait().unwrap();
+        assert!(
+            alive(init, start_time(init)),
+            "{point}: killing exec must not take the container down"
+        );
+        // The container stays usable.
+        f.ok(&["exec", "c1", "true"]);
+        f.ok(&["delete", "--force", "c1"]);
+        f.assert_clean();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while parked.iter().any(|(p, st)| alive(*p, *st)) {
+            assert!(
+                Instant::now() < deadline,
+                "{point}: a process parked there survived delete --force: {parked:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            stopped_with(&f.root.to_string_lossy()).is_empty(),
+            "{point}: a parked process remains"
+        );
+        assert!(!f.root.join("c1").exists(), "{point}: state directory left");
+    }
+}
+
+#[test]
+fn concurrent_starts_exactly_one_wins() {
+    let f = Fixture::new("race-start", &["sleep", "100"]);
+    f.create("c1");
+    let (ex, ey) = (f.dir.path().join("x.err"), f.dir.path().join("y.err"));
+    let spawn = |err: &std::path::Path| {
+        f.cmd()
+            .args(["start", "c1"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(err).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let (mut x, mut y) = (spawn(&ex), spawn(&ey));
+    let (sx, sy) = (x.wait().unwrap(), y.wait().unwrap());
+    assert_eq!(
+        sx.success() as u8 + sy.success() as u8,
+        1,
+        "exactly one start wins"
+    );
+    let loser = std::fs::read_to_string(if sx.success() { &ey } else { &ex }).unwrap();
+    assert!(
+        loser.contains("cannot start an already running container"),
+        "{loser}"
+    );
+    assert_eq!(f.status("c1"), "running");
+    f.ok(&["delete", "--force", "c1"]);
     f.assert_clean();
 }

@@ -189,6 +189,38 @@ fn swapped_mount_destinations_stay_in_the_root() {
     );
 }
 
+/// CVE-2021-30465, the state a swap aims for, made deterministic: the
+/// destination's parent is an image symlink to an absolute host path where
+/// the destination exists. The mount must land inside the root (where the
+/// container sees it), never on the host directory.
+#[test]
+fn symlinked_mount_destination_resolves_in_the_root() {
+    let f = Fixture::new(
+        "sec-symdest",
+        &[
+            "sh",
+            "-c",
+            "grep tmpfs /proc/self/mountinfo | grep -c marker-sym || true",
+        ],
+    );
+    let host = f.dir.path().join("host-target");
+    std::fs::create_dir_all(host.join("x")).unwrap();
+    std::os::unix::fs::symlink(&host, f.rootfs().join("mnt")).unwrap();
+    f.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(
+            serde_json::json!({"destination": "/mnt/x", "type": "tmpfs", "source": "marker-sym"}),
+        );
+    });
+    assert_eq!(
+        f.output("c1"),
+        "1\n",
+        "the mount did not land where the container sees /mnt/x"
+    );
+    let inside = f.rootfs().join(host.strip_prefix("/").unwrap()).join("x");
+    assert!(inside.is_dir(), "{}", inside.display());
+    f.assert_clean();
+}
+
 /// Removes the /dev mounts from a config, so the image's own /dev is used.
 fn image_dev(c: &mut serde_json::Value) {
     c["mounts"]
@@ -198,15 +230,38 @@ fn image_dev(c: &mut serde_json::Value) {
 }
 
 /// CVE-2025-31133: the `/dev/null` used to mask paths must be the null
-/// device, not an image's symlink to a sensitive file.
+/// device. An image's symlink there is replaced by the real device (see
+/// `dev_entries_that_are_symlinks_are_replaced`), so the masking still uses
+/// the null device; a fake that is not a symlink (here the zero device
+/// under the name `null`, which berth leaves as runc does) is refused.
 #[test]
 fn masking_refuses_a_fake_dev_null() {
-    let f = Fixture::new("sec-devnull", &["true"]);
+    let f = Fixture::new(
+        "sec-devnull",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/sys/kernel/core_pattern >/dev/null && ls -l /dev/null",
+        ],
+    );
     f.edit(image_dev);
-    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", f.rootfs().join("dev/null"))
-        .unwrap();
+    let null = f.rootfs().join("dev/null");
+    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", &null).unwrap();
+    let out = f.output("c1");
+    assert!(
+        out.starts_with("crw-rw-rw-") && out.contains("1,   3"),
+        "{out}"
+    );
+    std::fs::remove_file(&null).unwrap();
+    nix::sys::stat::mknod(
+        &null,
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(1, 5),
+    )
+    .unwrap();
     let b = f.bundle.to_string_lossy().to_string();
-    let err = f.fails(&["create", "--bundle", &b, "c1"]);
+    let err = f.fails(&["create", "--bundle", &b, "c2"]);
     assert!(err.contains("not the null device"), "{err}");
     f.assert_clean();
 }
@@ -246,15 +301,21 @@ fn console_refuses_a_symlinked_dev_console() {
     f.assert_clean();
 }
 
-/// CVE-2019-16884 / CVE-2025-52881 class: sysctls and oom_score_adj are
-/// written through a procfs the container cannot fake. Here the config
-/// itself hides /proc/sys behind a tmpfs; the values must still reach the
-/// kernel.
+/// CVE-2019-16884 / CVE-2019-19921 / CVE-2025-52881 class: sysctls and
+/// oom_score_adj are written through a procfs the container cannot fake.
+/// Here the container's /proc is a fake (a tmpfs instead of procfs) and
+/// /proc/sys another tmpfs; the values must still reach the kernel.
 #[test]
 fn proc_writes_cannot_be_redirected() {
     let f = Fixture::new("sec-procfs", &["sleep", "100"]);
     f.edit(|c| {
-        c["mounts"].as_array_mut().unwrap().push(
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["destination"] != "/proc");
+        mounts.insert(
+            0,
+            serde_json::json!({"destination": "/proc", "type": "tmpfs", "source": "fakeproc"}),
+        );
+        mounts.push(
             serde_json::json!({"destination": "/proc/sys", "type": "tmpfs", "source": "fake"}),
         );
         c["linux"]["sysctl"] = serde_json::json!({"kernel.shmmni": "1234"});
@@ -283,9 +344,11 @@ fn proc_writes_cannot_be_redirected() {
     f.assert_clean();
 }
 
-/// CVE-2016-9962: the set-up process (the init waiting at the gate) is not
-/// dumpable, so another process in the container's PID namespace cannot
-/// read its memory, environment or executable.
+/// CVE-2016-9962 (and CVE-2019-5736 through `/proc/<pid>/exe` and
+/// `map_files`): the set-up process (the init waiting at the gate, a copy
+/// of the host's berth) is not dumpable, so another process in the
+/// container's PID namespace cannot read its memory or environment, nor
+/// reach its executable or mapped files.
 #[test]
 fn waiting_init_cannot_be_inspected_from_the_container() {
     let a = Fixture::new("sec-dump-a", &["true"]);
@@ -296,7 +359,7 @@ fn waiting_init_cannot_be_inspected_from_the_container() {
         &[
             "sh",
             "-c",
-            "for f in environ mem; do head -c1 /proc/1/$f >/dev/null 2>&1 && echo $f-readable || echo $f-denied; done; readlink /proc/1/exe >/dev/null 2>&1 && echo exe-readable || echo exe-denied",
+            "for f in environ mem; do head -c1 /proc/1/$f >/dev/null 2>&1 && echo $f-readable || echo $f-denied; done; readlink /proc/1/exe >/dev/null 2>&1 && echo exe-readable || echo exe-denied; [ \"$(ls /proc/1/map_files 2>/dev/null | wc -l)\" -eq 0 ] && echo map_files-denied || echo map_files-listed; [ \"$(ls /proc/self/map_files | wc -l)\" -gt 0 ] && echo own-map_files-listed",
         ],
     );
     b.edit(|c| {
@@ -305,8 +368,269 @@ fn waiting_init_cannot_be_inspected_from_the_container() {
         ns.push(serde_json::json!({"type": "pid", "path": format!("/proc/{pid}/ns/pid")}));
     });
     let out = b.output("b1");
-    assert_eq!(out, "environ-denied\nmem-denied\nexe-denied\n");
+    assert_eq!(
+        out,
+        "environ-denied\nmem-denied\nexe-denied\nmap_files-denied\nown-map_files-listed\n"
+    );
     a.ok(&["delete", "a1"]);
     a.assert_clean();
     b.assert_clean();
+}
+
+/// A process that tries to write the cgroup tree it sees: join a
+/// `cgroup.procs` file of every hierarchy, create a directory, write a
+/// limit. Prints one line per success; nothing when every write fails.
+const WRITE_CGROUPS: &str = "for d in /sys/fs/cgroup /sys/fs/cgroup/*; do \
+    [ -d \"$d\" ] || continue; \
+    echo $$ > \"$d/cgroup.procs\" 2>/dev/null && echo \"joined $d\"; \
+    mkdir \"$d/escape\" 2>/dev/null && echo \"created $d/escape\" && rmdir \"$d/escape\"; \
+    echo 1 > \"$d/notify_on_release\" 2>/dev/null && echo \"wrote $d\"; \
+    done; echo done";
+
+/// CVE-2023-25809 class, as far as root can reproduce it: a container in
+/// a user namespace without a cgroup namespace, whose cgroup is delegated
+/// to its root user (owned by the host UID it maps to, as a rootless
+/// user's cgroup is), sees its cgroup hierarchies; none of them may be
+/// writable from inside, although the files' owner would allow it.
+#[test]
+fn user_namespace_container_cannot_write_the_host_cgroup_tree() {
+    let f = Fixture::new("sec-cgroupfs", &["sh", "-c", WRITE_CGROUPS]);
+    // Delegate the container's cgroup (every hierarchy) to host UID 300000.
+    for dir in f
+        .cgroup_dirs()
+        .iter()
+        .filter(|d| !d.starts_with("/sys/fs/cgroup/berth-test-"))
+    {
+        if dir
+            .parent()
+            .is_some_and(|p| p.parent().is_some_and(|r| r.join("cgroup.procs").exists()))
+        {
+            std::fs::create_dir_all(dir).unwrap();
+            let mut entries: Vec<_> = std::fs::read_dir(dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            entries.push(dir.clone());
+            for e in entries {
+                std::os::unix::fs::chown(&e, Some(300000), Some(300000)).unwrap();
+            }
+        }
+    }
+    f.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "cgroup");
+        ns.push(serde_json::json!({"type": "user"}));
+        let map = serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map;
+    });
+    assert_eq!(
+        f.output("c1"),
+        "done\n",
+        "the host's cgroup tree was written"
+    );
+    f.assert_clean();
+}
+
+/// CVE-2023-25809 itself needs rootless mode, which berth does not have
+/// yet: `--rootless=true` is refused. When rootless lands this test fails
+/// and `rootless_container_cannot_write_the_host_cgroup_tree` below must
+/// be enabled.
+#[test]
+fn rootless_mode_is_refused_until_it_exists() {
+    let f = Fixture::new("sec-rootless-refused", &["true"]);
+    let b = f.bundle.to_string_lossy().to_string();
+    let err = f.fails(&["--rootless=true", "create", "--bundle", &b, "c1"]);
+    assert!(
+        err.contains("--rootless=true is not supported yet"),
+        "{err}"
+    );
+    f.assert_clean();
+}
+
+/// CVE-2023-25809: a rootless container (berth run by an unprivileged
+/// user, `berth spec --rootless`) without a cgroup namespace must not be
+/// able to write the user's delegated cgroup tree through /sys/fs/cgroup.
+/// Ready for when rootless mode exists.
+#[test]
+#[ignore = "rootless mode does not exist yet (--rootless=true is refused)"]
+fn rootless_container_cannot_write_the_host_cgroup_tree() {
+    let f = Fixture::new("sec-rootless", &["true"]);
+    let mut c = berth::spec::template::default_config(true, 1000, 1000);
+    c["process"]["terminal"] = serde_json::json!(false);
+    c["process"]["args"] = serde_json::json!(["sh", "-c", WRITE_CGROUPS]);
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "cgroup");
+    f.write_config(&c);
+    for p in [f.dir.path(), &f.bundle, &f.rootfs()] {
+        std::os::unix::fs::chown(p, Some(1000), Some(1000)).unwrap();
+    }
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=1000", "--regid=1000", "--clear-groups", "--"])
+        .arg(common::berth_bin())
+        .args(["--rootless=true", "--root"])
+        .arg(&f.root)
+        .args(["run", "--bundle"])
+        .arg(&f.bundle)
+        .arg("c1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::s(&out.stderr));
+    assert_eq!(common::s(&out.stdout), "done\n");
+    f.assert_clean();
+}
+
+/// CVE-2025-52881 class through a joined mount namespace: container A has
+/// a fake /proc (a tmpfs) holding a file where a sysctl would be.
+/// Container B joins A's mount namespace and sets that sysctl: the value
+/// must go to the kernel (B's IPC namespace) through the host's procfs,
+/// never into A's file.
+#[test]
+fn sysctl_writes_ignore_a_joined_mount_namespaces_proc() {
+    let a = Fixture::new(
+        "sec-procjoin-a",
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /proc/sys/kernel && echo fake > /proc/sys/kernel/shmmni && exec sleep 1000",
+        ],
+    );
+    a.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["destination"] != "/proc");
+        mounts.insert(
+            0,
+            serde_json::json!({"destination": "/proc", "type": "tmpfs", "source": "fakeproc"}),
+        );
+        c["linux"]["maskedPaths"] = serde_json::json!([]);
+        c["linux"]["readonlyPaths"] = serde_json::json!([]);
+    });
+    let ab = a.bundle.to_string_lossy().to_string();
+    a.ok(&["run", "-d", "--bundle", &ab, "a1"]);
+    let apid = a.state("a1")["pid"].as_i64().unwrap();
+    let fake = format!("/proc/{apid}/root/proc/sys/kernel/shmmni");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_to_string(&fake).unwrap_or_default() != "fake\n" {
+        assert!(std::time::Instant::now() < deadline, "A never wrote {fake}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let b = Fixture::new("sec-procjoin-b", &["sleep", "1000"]);
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "mount");
+        ns.push(serde_json::json!({"type": "mount", "path": format!("/proc/{apid}/ns/mnt")}));
+        c["linux"]["sysctl"] = serde_json::json!({"kernel.shmmni": "1234"});
+    });
+    let bb = b.bundle.to_string_lossy().to_string();
+    // B may fail later (its root is not in A's mount namespace); what
+    // matters is where the sysctl went.
+    let _ = b.berth(&["create", "--bundle", &bb, "b1"]);
+    assert_eq!(
+        std::fs::read_to_string(&fake).unwrap(),
+        "fake\n",
+        "the sysctl write went into a file of the container's fake /proc"
+    );
+    let _ = b.berth(&["delete", "--force", "b1"]);
+    b.assert_clean();
+    a.ok(&["delete", "--force", "a1"]);
+    a.assert_clean();
+}
+
+/// CVE-2026-41579 class: the image's `/dev` entries are symlinks (here to
+/// a global procfs file, to a host path and up the tree). berth must
+/// replace them with its device nodes (or bind mounts of the host's in a
+/// user namespace), never follow them: inside, each default device is the
+/// real character device, and the symlinks' targets are untouched.
+fn dev_symlinks_are_replaced(name: &str, userns: bool) {
+    let f = Fixture::new(
+        name,
+        &[
+            "sh",
+            "-c",
+            "for d in null zero full random urandom tty; do [ -c /dev/$d ] && [ ! -L /dev/$d ] && echo $d-device || echo $d-NOT; done; \
+             grep -c ' /proc/sys/kernel/core_pattern ' /proc/self/mountinfo || true",
+        ],
+    );
+    f.edit(|c| {
+        image_dev(c);
+        if userns {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({"type": "user"}));
+            let map = serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+            c["linux"]["uidMappings"] = map.clone();
+            c["linux"]["gidMappings"] = map;
+        }
+    });
+    let host_file = f.dir.path().join("host-file");
+    std::fs::write(&host_file, "host").unwrap();
+    let dev = f.rootfs().join("dev");
+    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", dev.join("zero")).unwrap();
+    std::os::unix::fs::symlink(&host_file, dev.join("full")).unwrap();
+    std::os::unix::fs::symlink("../etc/passwd", dev.join("random")).unwrap();
+    if userns {
+        // The image's /dev belongs to the container's root, as an image
+        // unpacked for a user namespace does.
+        std::os::unix::fs::chown(&dev, Some(300000), Some(300000)).unwrap();
+    }
+    let passwd = std::fs::read(f.rootfs().join("etc/passwd")).unwrap();
+    assert_eq!(
+        f.output("c1"),
+        "null-device\nzero-device\nfull-device\nrandom-device\nurandom-device\ntty-device\n0\n",
+    );
+    assert_eq!(std::fs::read_to_string(&host_file).unwrap(), "host");
+    assert_eq!(
+        std::fs::read(f.rootfs().join("etc/passwd")).unwrap(),
+        passwd
+    );
+    assert!(
+        !f.rootfs()
+            .join(host_file.strip_prefix("/").unwrap())
+            .exists()
+    );
+    f.assert_clean();
+}
+
+#[test]
+fn dev_entries_that_are_symlinks_are_replaced() {
+    dev_symlinks_are_replaced("sec-devsym", false);
+}
+
+#[test]
+fn dev_entries_that_are_symlinks_are_replaced_in_a_user_namespace() {
+    dev_symlinks_are_replaced("sec-devsym-userns", true);
+}
+
+/// Denial of service through the image: `/etc/passwd` (read for `HOME`)
+/// is a symlink to `/dev/zero` — an endless read, an unbounded allocation —
+/// or a FIFO nobody writes — an open that never returns. Neither `run` nor
+/// `exec` may hang: the file counts as absent, and HOME is `/`.
+#[test]
+fn endless_or_blocking_etc_passwd_does_not_hang_berth() {
+    for (name, fifo) in [("sec-passwd-zero", false), ("sec-passwd-fifo", true)] {
+        let f = Fixture::new(name, &["sh", "-c", "echo $HOME"]);
+        let passwd = f.rootfs().join("etc/passwd");
+        std::fs::remove_file(&passwd).unwrap();
+        if fifo {
+            nix::unistd::mkfifo(&passwd, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        } else {
+            std::os::unix::fs::symlink("/dev/zero", &passwd).unwrap();
+        }
+        assert_eq!(f.output("c1"), "/\n", "{name}: run");
+        f.edit(|c| c["process"]["args"] = serde_json::json!(["sleep", "1000"]));
+        let b = f.bundle.to_string_lossy().to_string();
+        f.ok(&["run", "-d", "--bundle", &b, "c2"]);
+        assert_eq!(
+            f.ok(&["exec", "c2", "sh", "-c", "echo $HOME"]),
+            "/\n",
+            "{name}: exec"
+        );
+        f.ok(&["delete", "--force", "c2"]);
+        f.assert_clean();
+    }
 }

@@ -266,6 +266,7 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<Spawned, LaunchError> {
         reap: true,
     };
     ns.leave()?;
+    crate::faults::checkpoint("exec:cloned");
     if !cloned_into {
         (req.placement.add)(pid)?;
     }

@@ -80,8 +80,10 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
 
     identity::apply_rlimits(process)?;
     // Before joining the container's mount namespace, while /proc is
-    // still the host's (CVE-2019-16884 class).
-    let labels = attrs::LabelFiles::open(process).map_err(|e| ChildError::Msg(e.to_string()))?;
+    // still the host's: a verified procfs handle (CVE-2019-16884 class).
+    let proc = super::procfs::HostProc::open().map_err(sys_err("open the host's /proc"))?;
+    let labels =
+        attrs::LabelFiles::open(process, &proc).map_err(|e| ChildError::Msg(e.to_string()))?;
     if !ctx.namespaces.is_empty() {
         nix::sched::setns(req.init_pidfd, ctx.namespaces)
             .map_err(sys_err("join the container's namespaces"))?;
@@ -90,6 +92,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
         identity::become_userns_root()?;
     }
     nix::unistd::setsid().map_err(sys_err("setsid"))?;
+    crate::faults::checkpoint("exec:joined");
     match sys::process::join_new_session_keyring() {
         Ok(()) | Err(Errno::ENOSYS) => {}
         Err(e) => return Err(sys_err("join session keyring")(e)),
@@ -105,12 +108,8 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     }
 
-    let env = userdb::prepare_env(
-        &process.env,
-        || std::fs::read_to_string("/etc/passwd").ok(),
-        process.user.uid,
-    )
-    .map_err(ChildError::Msg)?;
+    let env = userdb::prepare_env(&process.env, userdb::read_passwd, process.user.uid)
+        .map_err(ChildError::Msg)?;
     let program =
         exec::look_path(&process.args[0], userdb::path_of(&env)).map_err(ChildError::Msg)?;
     // Through the sealed stub, as the init does (CVE-2019-5736).
@@ -132,8 +131,11 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
         load_seccomp(ctx)?;
     }
     let in_userns = req.config.in_userns();
-    identity::apply_identity(process, identity::setgroups_allowed(in_userns))?;
+    let setgroups = identity::setgroups_allowed(in_userns, &proc);
+    drop(proc);
+    identity::apply_identity(process, setgroups)?;
     labels.apply().map_err(|e| ChildError::Msg(e.to_string()))?;
+    crate::faults::checkpoint("exec:identity");
 
     nix::sys::prctl::set_pdeathsig(None).map_err(sys_err("clear parent death signal"))?;
     ctx.chan.send_to_parent(&FromInit::Ready, None)?;

@@ -83,9 +83,10 @@ pub fn node_mask(nodes: &[usize]) -> Vec<libc::c_ulong> {
 }
 
 /// The AppArmor and SELinux exec-label files of the calling thread,
-/// opened on the host's procfs before the container's mount namespace is
-/// entered, so a `/proc` the container controls (a bind or a tmpfs over
-/// `/proc/self/attr`) cannot swallow the write (CVE-2019-16884 class).
+/// opened through the verified handle on the host's procfs, so a `/proc`
+/// the container controls (a bind or a tmpfs over `/proc/self/attr`, in a
+/// joined mount namespace too) cannot swallow the write (CVE-2019-16884
+/// class).
 #[derive(Debug, Default)]
 pub struct LabelFiles {
     apparmor: Option<(std::fs::File, String)>,
@@ -94,28 +95,23 @@ pub struct LabelFiles {
 
 impl LabelFiles {
     /// Opens the files the process's labels need (none without labels).
-    pub fn open(p: &ProcessConfig) -> Result<Self, AttrError> {
-        let open = |path: &str| std::fs::OpenOptions::new().write(true).open(path);
-        let errno = |e: std::io::Error| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+    pub fn open(p: &ProcessConfig, proc: &super::procfs::HostProc) -> Result<Self, AttrError> {
+        let open = |path: &str| proc.open_file(path, nix::fcntl::OFlag::O_WRONLY);
         let mut files = Self::default();
         if let Some(profile) = &p.attrs.apparmor_profile {
-            let f = open("/proc/thread-self/attr/apparmor/exec")
-                .or_else(|_| open("/proc/thread-self/attr/exec"))
-                .map_err(|e| {
-                    fail(
-                        "process.apparmorProfile",
-                        format!("open the exec label of profile {profile:?}"),
-                    )(errno(e))
-                })?;
+            let f = open("thread-self/attr/apparmor/exec")
+                .or_else(|_| open("thread-self/attr/exec"))
+                .map_err(fail(
+                    "process.apparmorProfile",
+                    format!("open the exec label of profile {profile:?}"),
+                ))?;
             files.apparmor = Some((f, format!("exec {profile}")));
         }
         if let Some(label) = &p.attrs.selinux_label {
-            let f = open("/proc/thread-self/attr/exec").map_err(|e| {
-                fail(
-                    "process.selinuxLabel",
-                    format!("open the exec label {label:?}"),
-                )(errno(e))
-            })?;
+            let f = open("thread-self/attr/exec").map_err(fail(
+                "process.selinuxLabel",
+                format!("open the exec label {label:?}"),
+            ))?;
             files.selinux = Some((f, label.clone()));
         }
         Ok(files)

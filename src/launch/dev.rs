@@ -123,14 +123,18 @@ pub fn setup(root: BorrowedFd<'_>, config: &Config, in_userns: bool) -> Result<(
 fn create_node(root: BorrowedFd<'_>, node: &Node, in_userns: bool) -> Result<(), RootfsError> {
     let path = Path::new(&node.path);
     let what = |s: &str| format!("device {}: {s}", node.path);
-    if in_userns {
-        return bind_from_host(root, node);
-    }
     let parent = rootpath::mkdir_all(root, path.parent().unwrap_or(Path::new("/dev")), 0o755)?;
     let parent = rootpath::reopen_dir(parent.as_fd()).map_err(err(what("open parent")))?;
     let name = path
         .file_name()
         .ok_or_else(|| RootfsError::Unsafe(what("no file name")))?;
+    // An image's symlink at a device path is replaced, never followed nor
+    // kept: the container gets the device it asked for (CVE-2026-41579
+    // class).
+    remove_symlink(parent.as_fd(), name).map_err(err(what("remove the image's symlink")))?;
+    if in_userns {
+        return bind_from_host(root, node);
+    }
     let dev = libc::makedev(node.major as u32, node.minor as u32);
     match nix::sys::stat::mknodat(
         parent.as_fd(),
@@ -163,6 +167,17 @@ fn create_node(root: BorrowedFd<'_>, node: &Node, in_userns: bool) -> Result<(),
         nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
     )
     .map_err(err(what("chown")))
+}
+
+/// Removes `name` in `dir` if it is a symlink.
+fn remove_symlink(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> Result<(), Errno> {
+    match nix::sys::stat::fstatat(dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK => {
+            nix::unistd::unlinkat(dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir)
+        }
+        Ok(_) | Err(Errno::ENOENT) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Bind-mounts the host's node at the same path (inside a user namespace,

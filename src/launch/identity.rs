@@ -236,8 +236,16 @@ pub fn become_userns_root() -> Result<(), IdentityError> {
 }
 
 /// Whether `setgroups(2)` is allowed: not in a user namespace whose
-/// `/proc/self/setgroups` says `deny`.
-pub fn setgroups_allowed(in_userns: bool) -> bool {
+/// `setgroups` file says `deny`. Read through the host's procfs: a fake
+/// one in the container saying `deny` would make berth skip `setgroups`,
+/// and the process would keep berth's own (host) supplementary groups.
+pub fn setgroups_allowed(in_userns: bool, proc: &super::procfs::HostProc) -> bool {
+    use std::io::Read;
+    let mut s = String::new();
     !in_userns
-        || std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
+        || proc
+            .open_file("thread-self/setgroups", nix::fcntl::OFlag::O_RDONLY)
+            .map_or(true, |f| {
+                f.take(64).read_to_string(&mut s).is_err() || s.trim() != "deny"
+            })
 }

@@ -24,6 +24,7 @@ use nix::unistd::Pid;
 
 use super::parent::{Gate, LaunchRequest};
 use super::plan::NsPlan;
+use super::procfs::HostProc;
 use super::protocol::{Channel, ChannelError, FromInit, ToInit};
 use super::rootfs::{self, CgroupMount, RootfsError};
 use super::stub::PreparedExec;
@@ -109,10 +110,12 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
         ));
     };
     guard(ctx.parent)?;
+    // Every write into /proc goes through the host's procfs, opened before
+    // any namespace is joined (a joined mount namespace's /proc may be fake).
+    let proc = HostProc::open().map_err(sys_err("open the host's /proc"))?;
     namespaces(ctx)?;
     faults::checkpoint("init:namespaces");
-    // Before the root changes, while /proc is still the host's.
-    let labels = attrs::LabelFiles::open(process)?;
+    let labels = attrs::LabelFiles::open(process, &proc)?;
     if !ctx.req.no_new_keyring {
         // Best effort, as in runc: kernels without keyrings say ENOSYS.
         match sys::process::join_new_session_keyring() {
@@ -120,7 +123,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
             Err(e) => return Err(sys_err("join session keyring")(e)),
         }
     }
-    write_sysctls(config)?;
+    write_sysctls(config, &proc)?;
 
     let mounts = Phase::start("mounts");
     let root = rootfs::prepare_root(config)?;
@@ -183,12 +186,8 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     // The environment (HOME from the container's /etc/passwd) and the
     // program's path are resolved inside the container, as root, before the
     // user switch; a missing program fails `create`.
-    let env = userdb::prepare_env(
-        &process.env,
-        || std::fs::read_to_string("/etc/passwd").ok(),
-        process.user.uid,
-    )
-    .map_err(InitError::Msg)?;
+    let env = userdb::prepare_env(&process.env, userdb::read_passwd, process.user.uid)
+        .map_err(InitError::Msg)?;
     let program =
         exec::look_path(&process.args[0], userdb::path_of(&env)).map_err(InitError::Msg)?;
     let exec = PreparedExec::new(&program, &process.args, &env, config.seccomp.as_ref())
@@ -211,7 +210,9 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     if privileged_load {
         load_seccomp(ctx)?;
     }
-    identity::apply_identity(process, setgroups_allowed(config))?;
+    let setgroups = identity::setgroups_allowed(config.in_userns(), &proc);
+    drop(proc);
+    identity::apply_identity(process, setgroups)?;
     faults::checkpoint("init:identity");
     if early && !privileged_load {
         load_seccomp(ctx)?;
@@ -315,23 +316,20 @@ fn namespaces(ctx: &InitCtx<'_>) -> Result<(), InitError> {
     Ok(())
 }
 
-/// Step 3: sysctls go through the host's procfs, still visible before the
-/// root changes and not something the container image can replace. Values
-/// are per-namespace, so they land in the container's namespaces.
-fn write_sysctls(config: &Config) -> Result<(), InitError> {
+/// Step 3: sysctls go through the host's procfs handle, opened before any
+/// namespace was joined: neither the image nor a joined mount namespace
+/// can redirect them. Values are per-namespace, so they land in the
+/// container's namespaces.
+fn write_sysctls(config: &Config, proc: &HostProc) -> Result<(), InitError> {
+    use std::io::Write;
     for (name, value) in &config.sysctl {
-        let path = format!("/proc/sys/{}", name.replace('.', "/"));
-        std::fs::write(&path, value.as_bytes())
-            .map_err(|e| InitError::Msg(format!("linux.sysctl.{name}: write {path}: {e}")))?;
+        let rel = format!("sys/{}", name.replace('.', "/"));
+        proc.open_file(&rel, nix::fcntl::OFlag::O_WRONLY)
+            .map_err(std::io::Error::from)
+            .and_then(|mut f| f.write_all(value.as_bytes()))
+            .map_err(|e| InitError::Msg(format!("linux.sysctl.{name}: write /proc/{rel}: {e}")))?;
     }
     Ok(())
-}
-
-fn setgroups_allowed(config: &Config) -> bool {
-    if !config.in_userns() {
-        return true;
-    }
-    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
 }
 
 fn state_json(ctx: &InitCtx<'_>, status: Status) -> Vec<u8> {

@@ -15,7 +15,9 @@
 //!   `tmpcopyup`, and `linux.netDevices`;
 //! - [`attach`], `attach_child`: `exec`, a new process in a running
 //!   container;
-//! - [`stub`]: the sealed exec stub (CVE-2019-5736).
+//! - [`stub`]: the sealed exec stub (CVE-2019-5736);
+//! - [`procfs`]: the verified host procfs handle every `/proc` write goes
+//!   through (CVE-2019-16884 / CVE-2025-52881 class).
 
 pub mod attach;
 mod attach_child;
@@ -29,6 +31,7 @@ mod init;
 mod netdev;
 mod parent;
 pub mod plan;
+pub mod procfs;
 pub mod protocol;
 mod rootfs;
 pub mod stub;

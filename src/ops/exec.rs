@@ -92,11 +92,13 @@ pub fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
         seccomp,
     };
     let mut spawned = launch::spawn(&req)?;
+    crate::faults::checkpoint("exec:ready");
     drop(console);
     if let Some(conn) = &pidfd_conn {
         super::pidfd_socket::send(conn.as_fd(), "setns", spawned.pidfd.as_fd())?;
     }
     spawned.start()?;
+    crate::faults::checkpoint("exec:started");
     if let Some(p) = &opts.pid_file {
         super::create::write_pid_file(p, spawned.pid.as_raw())?;
     }

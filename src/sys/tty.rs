@@ -1,6 +1,6 @@
 //! Pseudo-terminal ioctls.
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use super::{Result, check};
 
@@ -13,6 +13,21 @@ pub fn unlock_and_index(master: BorrowedFd<'_>) -> Result<u32> {
     // SAFETY: TIOCGPTN writes an unsigned int through the pointer.
     check(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) } as libc::c_long)?;
     Ok(n)
+}
+
+/// Opens the slave of a pty master through the master itself
+/// (`TIOCGPTPEER`, Linux 4.13), read-write, not as a controlling terminal,
+/// close-on-exec. No path is looked up, so nothing at `/dev/pts/<n>` can
+/// stand in for the slave.
+pub fn open_peer(master: BorrowedFd<'_>) -> Result<OwnedFd> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER takes the open flags as an integer argument and
+    // returns a new descriptor.
+    let fd = check(
+        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) } as libc::c_long,
+    )?;
+    // SAFETY: the kernel just returned this descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
 }
 
 /// Makes `fd` the controlling terminal of the calling session leader.
