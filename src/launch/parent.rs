@@ -76,7 +76,11 @@ impl Launched {
         let Some(c) = self.chan.take() else {
             return Ok(());
         };
+        // `run`'s gate is the socket: the init execs once told to start.
+        let gate = Phase::start("gate");
         c.send_to_init(ToInit::Start)?;
+        drop(gate);
+        let _exec = Phase::start("exec");
         loop {
             match c.recv_from_init() {
                 Ok((FromInit::Error(msg), _)) => return Err(LaunchError::Init(msg)),

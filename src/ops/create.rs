@@ -103,12 +103,14 @@ impl Creation {
             .as_deref()
             .map(super::pidfd_socket::connect)
             .transpose()?;
+        drop(load);
+        let compile = Phase::start("seccomp");
         let seccomp = config
             .seccomp
             .as_ref()
             .map(crate::seccomp::compile)
             .transpose()?;
-        drop(load);
+        drop(compile);
 
         let dir = rt.store.create(id)?;
         let mut guard = Cleanup {

@@ -7,6 +7,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::{OpsError, Result, Runtime};
+use crate::logging::Phase;
 use crate::state::{CONFIG_FILE, FIFO_FILE, SpecState, Status, TransitionError};
 
 /// Starts container `id`: its init runs the startContainer hooks and execs
@@ -18,6 +19,7 @@ pub fn start(rt: &Runtime, id: &str) -> Result<()> {
     state.status(&dir).check_start()?;
     crate::faults::checkpoint("start:locked");
     let fifo = dir.file(FIFO_FILE);
+    let gate = Phase::start("gate");
     // Non-blocking: with no reader (the init is gone) this fails at once
     // with ENXIO instead of waiting forever.
     let mut f = match std::fs::OpenOptions::new()
@@ -36,7 +38,10 @@ pub fn start(rt: &Runtime, id: &str) -> Result<()> {
     };
     f.write_all(b"0")
         .map_err(OpsError::io(format!("write {}", fifo.display())))?;
+    drop(gate);
+    let exec = Phase::start("exec");
     let failure = wait_for_exec(&f, &fifo)?;
+    drop(exec);
     drop(f);
     crate::faults::checkpoint("start:signalled");
     std::fs::remove_file(&fifo).map_err(OpsError::io(format!("remove {}", fifo.display())))?;
