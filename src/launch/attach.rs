@@ -26,15 +26,14 @@
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
-use nix::sys::stat::Mode;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use super::LaunchError;
 use super::attach_child::{self, ChildCtx};
+use super::for_children::ChildNamespaces;
 use super::protocol::{self, Channel, ChannelError, FromInit, ToInit};
 use crate::seccomp::Compiled;
 use crate::spec::{Config, NsKind, ProcessConfig};
@@ -152,45 +151,24 @@ fn ns_differs(pid: Pid, kind: NsKind) -> Result<bool, LaunchError> {
     Ok(theirs != id(format!("/proc/self/ns/{}", kind.proc_name()))?)
 }
 
-/// The PID and time namespaces berth enters for its next child, and how to
-/// get back.
-struct ForChildren {
-    restore: Vec<(CloneFlags, OwnedFd)>,
-}
-
-impl ForChildren {
-    fn enter(init_pidfd: BorrowedFd<'_>, flags: CloneFlags) -> Result<Self, LaunchError> {
-        let mut restore = Vec::new();
-        for (flag, name) in [
-            (NsKind::Pid.flag(), "pid_for_children"),
-            (NsKind::Time.flag(), "time_for_children"),
-        ] {
-            if flags.contains(flag) {
-                let path = format!("/proc/self/ns/{name}");
-                let fd = nix::fcntl::open(
-                    path.as_str(),
-                    OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(LaunchError::sys(format!("open {path}")))?;
-                restore.push((flag, fd));
-            }
+/// Enters the container's PID and time namespaces (those in `flags`) for
+/// berth's next child; the value returned leads back after the clone.
+fn enter_for_child(
+    init_pidfd: BorrowedFd<'_>,
+    flags: CloneFlags,
+) -> Result<ChildNamespaces, LaunchError> {
+    let mut ns = ChildNamespaces::default();
+    for kind in [NsKind::Pid, NsKind::Time] {
+        if flags.contains(kind.flag()) {
+            ns.remember(kind)?;
         }
-        if !flags.is_empty() {
-            nix::sched::setns(init_pidfd, flags).map_err(LaunchError::sys(
-                "enter the container's PID and time namespaces",
-            ))?;
-        }
-        Ok(Self { restore })
     }
-
-    fn leave(self) -> Result<(), LaunchError> {
-        for (flag, fd) in self.restore {
-            nix::sched::setns(fd.as_fd(), flag)
-                .map_err(LaunchError::sys("restore the runtime's namespaces"))?;
-        }
-        Ok(())
+    if !flags.is_empty() {
+        nix::sched::setns(init_pidfd, flags).map_err(LaunchError::sys(
+            "enter the container's PID and time namespaces",
+        ))?;
     }
+    Ok(ns)
 }
 
 /// Starts the process and drives it until it is `Ready` for `Start`.
@@ -215,7 +193,7 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<Spawned, LaunchError> {
         })?;
     let (parent_chan, child_chan) = protocol::pair()?;
 
-    let ns = ForChildren::enter(req.init_pidfd, parent_ns)?;
+    let ns = enter_for_child(req.init_pidfd, parent_ns)?;
     let mut forked = clone3(&CloneRequest {
         pidfd: true,
         cgroup: req.placement.clone_into,

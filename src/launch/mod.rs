@@ -25,6 +25,7 @@ pub mod attrs;
 mod copyup;
 mod dev;
 mod exec;
+mod for_children;
 mod identity;
 mod idmap;
 mod init;

@@ -5,13 +5,13 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use nix::fcntl::OFlag;
-use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::sys::stat::Mode;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use super::LaunchError;
+use super::for_children::ChildNamespaces;
 use super::init::{self, InitCtx};
 use super::plan::NsPlan;
 use super::protocol::{self, Channel, Expect, FromInit, ToInit};
@@ -117,64 +117,35 @@ fn kill_and_reap(pid: Pid, pidfd: Option<BorrowedFd<'_>>) {
     let _ = waitpid(pid, None);
 }
 
-/// Namespaces the parent enters for the clone and leaves afterwards.
-struct ParentNs {
-    restore: Vec<(CloneFlags, OwnedFd)>,
-}
-
-impl ParentNs {
-    fn enter(plan: &NsPlan, config: &Config) -> Result<Self, LaunchError> {
-        let mut restore = Vec::new();
-        let own = |name: &str| {
-            nix::fcntl::open(
-                format!("/proc/self/ns/{name}").as_str(),
-                OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(LaunchError::sys(format!("open /proc/self/ns/{name}")))
-        };
-        for (kind, path) in &plan.parent_joins {
-            let fd = open_ns(*kind, path)?;
-            restore.push((
-                kind.flag(),
-                own(if *kind == NsKind::Pid {
-                    "pid_for_children"
-                } else {
-                    "time_for_children"
-                })?,
-            ));
-            nix::sched::setns(fd.as_fd(), kind.flag()).map_err(|source| {
-                LaunchError::NamespacePath {
-                    kind: kind.spec_name(),
-                    path: path.clone(),
-                    source,
-                }
+/// Enters the PID and time namespaces the init is to be born into
+/// (joined by path, or a new time namespace with its offsets); the value
+/// returned leads back after the clone.
+fn enter_for_child(plan: &NsPlan, config: &Config) -> Result<ChildNamespaces, LaunchError> {
+    let mut ns = ChildNamespaces::default();
+    for (kind, path) in &plan.parent_joins {
+        let fd = open_ns(*kind, path)?;
+        ns.remember(*kind)?;
+        nix::sched::setns(fd.as_fd(), kind.flag()).map_err(|source| {
+            LaunchError::NamespacePath {
+                kind: kind.spec_name(),
+                path: path.clone(),
+                source,
+            }
+        })?;
+    }
+    if plan.parent_new_time {
+        ns.remember(NsKind::Time)?;
+        nix::sched::unshare(NsKind::Time.flag())
+            .map_err(LaunchError::sys("unshare time namespace"))?;
+        let offsets = time_offsets(config);
+        if !offsets.is_empty() {
+            std::fs::write("/proc/self/timens_offsets", offsets).map_err(|e| LaunchError::Sys {
+                what: "write /proc/self/timens_offsets".into(),
+                source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
             })?;
         }
-        if plan.parent_new_time {
-            restore.push((NsKind::Time.flag(), own("time_for_children")?));
-            nix::sched::unshare(NsKind::Time.flag())
-                .map_err(LaunchError::sys("unshare time namespace"))?;
-            let offsets = time_offsets(config);
-            if !offsets.is_empty() {
-                std::fs::write("/proc/self/timens_offsets", offsets).map_err(|e| {
-                    LaunchError::Sys {
-                        what: "write /proc/self/timens_offsets".into(),
-                        source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-                    }
-                })?;
-            }
-        }
-        Ok(Self { restore })
     }
-
-    fn leave(self) -> Result<(), LaunchError> {
-        for (flag, fd) in self.restore {
-            nix::sched::setns(fd.as_fd(), flag)
-                .map_err(LaunchError::sys("restore the runtime's namespaces"))?;
-        }
-        Ok(())
-    }
+    Ok(ns)
 }
 
 /// `linux.timeOffsets` in the format of `/proc/<pid>/timens_offsets`.
@@ -258,7 +229,7 @@ pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
     let (parent_chan, init_chan) = protocol::pair()?;
     let parent_pid = nix::unistd::getpid();
 
-    let ns = ParentNs::enter(&plan, config)?;
+    let ns = enter_for_child(&plan, config)?;
     let clone_phase = Phase::start("clone");
     let forked = clone3(&CloneRequest {
         namespaces: plan.clone_flags,

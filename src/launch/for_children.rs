@@ -1,0 +1,58 @@
+//! The PID and time namespaces berth's next child is born into.
+//!
+//! Both kinds apply only to children (`/proc/self/ns/pid_for_children`,
+//! `time_for_children`): berth enters them (`setns` or `unshare`) just
+//! before a `clone3` and returns to its own right after it. `create` does
+//! so for namespaces given by path and a new time namespace, `exec` for
+//! the container's.
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
+use nix::sys::stat::Mode;
+
+use super::LaunchError;
+use crate::spec::NsKind;
+use crate::sys::Errno;
+
+/// The namespaces berth's children got before it changed them, to return to.
+#[derive(Default)]
+pub(super) struct ChildNamespaces {
+    restore: Vec<(CloneFlags, OwnedFd)>,
+}
+
+impl ChildNamespaces {
+    /// Remembers the `kind` namespace (PID or time) berth's children get
+    /// now. Call it before changing that namespace; `leave` returns to it.
+    pub fn remember(&mut self, kind: NsKind) -> Result<(), LaunchError> {
+        let name = match kind {
+            NsKind::Pid => "pid_for_children",
+            NsKind::Time => "time_for_children",
+            other => {
+                return Err(LaunchError::sys(format!(
+                    "{} namespaces are not chosen per child",
+                    other.spec_name()
+                ))(Errno::EINVAL));
+            }
+        };
+        let path = format!("/proc/self/ns/{name}");
+        let fd = nix::fcntl::open(
+            path.as_str(),
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(LaunchError::sys(format!("open {path}")))?;
+        self.restore.push((kind.flag(), fd));
+        Ok(())
+    }
+
+    /// Returns berth's children to the namespaces remembered.
+    pub fn leave(self) -> Result<(), LaunchError> {
+        for (flag, fd) in self.restore {
+            nix::sched::setns(fd.as_fd(), flag)
+                .map_err(LaunchError::sys("restore the runtime's namespaces"))?;
+        }
+        Ok(())
+    }
+}
