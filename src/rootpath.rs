@@ -59,7 +59,7 @@ pub fn open_path(root: BorrowedFd<'_>, path: &Path) -> Result<OwnedFd, PathError
 /// returns an `O_PATH` descriptor of it. A dangling symlink on the way is
 /// followed by hand, inside the root, as `mkdir -p` would follow it.
 pub fn mkdir_all(root: BorrowedFd<'_>, path: &Path, mode: u32) -> Result<OwnedFd, PathError> {
-    let mut target = lexical_clean(path);
+    let mut target = clean(path);
     for _ in 0..40 {
         match open(root, &target, OFlag::O_PATH | OFlag::O_DIRECTORY) {
             Ok(fd) => return Ok(fd),
@@ -72,7 +72,7 @@ pub fn mkdir_all(root: BorrowedFd<'_>, path: &Path, mode: u32) -> Result<OwnedFd
         }
         match create_missing(root, &target, mode).map_err(err(path))? {
             Walk::Done(fd) => return Ok(fd),
-            Walk::Redirect(next) => target = lexical_clean(&next),
+            Walk::Redirect(next) => target = clean(&next),
         }
     }
     Err(err(path)(Errno::ELOOP))
@@ -156,8 +156,10 @@ fn create_missing(root: BorrowedFd<'_>, target: &Path, mode: u32) -> Result<Walk
     Ok(Walk::Done(cur))
 }
 
-/// Lexically cleans a path into an absolute one (`..` stops at `/`).
-fn lexical_clean(p: &Path) -> PathBuf {
+/// Lexically cleans a path into an absolute one: removes `.`, resolves
+/// `..` without leaving `/`, and drops repeated and trailing slashes. (A
+/// relative path is taken from `/`.)
+pub fn clean(p: &Path) -> PathBuf {
     let mut out = PathBuf::from("/");
     for c in p.components() {
         match c {
@@ -215,6 +217,13 @@ pub fn is_dir(fd: BorrowedFd<'_>) -> bool {
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn clean_paths() {
+        assert_eq!(clean(Path::new("/a/./b/../c//d/")), Path::new("/a/c/d"));
+        assert_eq!(clean(Path::new("/../../etc")), Path::new("/etc"));
+        assert_eq!(clean(Path::new("a/../../b")), Path::new("/b"));
+    }
 
     fn root_fd(p: &Path) -> OwnedFd {
         nix::fcntl::open(

@@ -12,7 +12,8 @@ use oci_spec::runtime::{
 use super::model::*;
 use super::mountopt;
 use super::process::{MAX_CPUS, parse_list};
-use super::validate::{Result, clean, id_maps, invalid};
+use super::validate::{Result, id_maps, invalid};
+use crate::rootpath::clean;
 
 /// What the container's own user namespace offers an `idmap` mount that
 /// has no mappings of its own.

@@ -3,7 +3,7 @@
 //! unit-tested below. Each error names the JSON path of the offending field.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use oci_spec::runtime::{Hook, LinuxIdMapping, LinuxNamespaceType, Spec};
 
@@ -11,6 +11,7 @@ use super::SpecError;
 use super::linux::{self, ContainerUserns};
 use super::model::*;
 use super::mountopt;
+use crate::rootpath::clean;
 
 pub(super) type Result<T> = std::result::Result<T, SpecError>;
 
@@ -172,22 +173,6 @@ fn check_version(v: &str) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Lexically cleans an absolute path: removes `.`, resolves `..` without
-/// leaving `/`, and drops repeated and trailing slashes.
-pub fn clean(p: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for c in p.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    out
 }
 
 fn ns_kind(t: LinuxNamespaceType) -> NsKind {
@@ -681,11 +666,5 @@ mod tests {
             r#""linux":{"namespaces":[{"type":"time"}],"timeOffsets":{"monotonic":{"secs":1}}}"#,
         )
         .expect("valid");
-    }
-
-    #[test]
-    fn clean_paths() {
-        assert_eq!(clean(Path::new("/a/./b/../c//d/")), Path::new("/a/c/d"));
-        assert_eq!(clean(Path::new("/../../etc")), Path::new("/etc"));
     }
 }
