@@ -45,6 +45,37 @@ pub struct Compiled {
     pub notify: bool,
 }
 
+/// When a process's filter is loaded, relative to the user switch and
+/// `execve` (the init and `exec` decide the same way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadPoint {
+    /// Before the user switch: without `noNewPrivileges`, loading needs
+    /// `CAP_SYS_ADMIN`, which the final effective set lacks (as runc).
+    BeforeIdentity,
+    /// Right after the user switch, while berth is still there: the
+    /// notification listener's descriptor must reach it.
+    AfterIdentity,
+    /// Last, right before `execve`, so that the filter sees only the
+    /// container's own calls.
+    BeforeExec,
+}
+
+/// Where a filter with (or without) a notification listener is loaded for
+/// a process with these `noNewPrivileges` and effective capabilities.
+pub fn load_point(
+    notify: bool,
+    no_new_privileges: bool,
+    effective: &caps::CapsHashSet,
+) -> LoadPoint {
+    if !no_new_privileges && !effective.contains(&caps::Capability::CAP_SYS_ADMIN) {
+        LoadPoint::BeforeIdentity
+    } else if notify {
+        LoadPoint::AfterIdentity
+    } else {
+        LoadPoint::BeforeExec
+    }
+}
+
 /// Maps a spec action (and its errno) to libseccomp's. `errno` defaults to
 /// EPERM as in runc.
 pub fn action(a: LinuxSeccompAction, errno: Option<u32>) -> ScmpAction {
@@ -277,6 +308,19 @@ pub fn library_version() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load_points() {
+        let none = caps::CapsHashSet::new();
+        let admin = caps::CapsHashSet::from([caps::Capability::CAP_SYS_ADMIN]);
+        // runc's default: no no_new_privs, no CAP_SYS_ADMIN.
+        assert_eq!(load_point(false, false, &none), LoadPoint::BeforeIdentity);
+        assert_eq!(load_point(true, false, &none), LoadPoint::BeforeIdentity);
+        assert_eq!(load_point(false, true, &none), LoadPoint::BeforeExec);
+        assert_eq!(load_point(true, true, &none), LoadPoint::AfterIdentity);
+        assert_eq!(load_point(false, false, &admin), LoadPoint::BeforeExec);
+        assert_eq!(load_point(true, false, &admin), LoadPoint::AfterIdentity);
+    }
 
     fn seccomp(json: &str) -> LinuxSeccomp {
         serde_json::from_str(json).expect("valid seccomp")

@@ -533,3 +533,62 @@ fn create_and_run_send_the_inits_pidfd() {
     assert!(err.contains("pidfd socket /nonexistent.sock"), "{err}");
     f.assert_clean();
 }
+
+/// An `exec`ed process gets the container's filter; with a `listenerPath`
+/// its notification descriptor reaches the listener (after the user switch,
+/// as the init does) and the listener answers the process's calls.
+#[test]
+fn exec_hands_the_seccomp_listener_its_descriptor() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("agent.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let agent = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 65536];
+        let mut states = Vec::new();
+        // The init's filter first (create), then the exec'd process's.
+        for _ in 0..2 {
+            let (conn, _) = listener.accept().unwrap();
+            let (n, fd) = berth::sys::fd::recv_fd(conn.as_fd(), &mut buf).unwrap();
+            let state: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+            states.push((state, fd.expect("seccomp fd")));
+        }
+        let fd = &states[1].1;
+        let n = berth::sys::seccomp::receive(fd.as_fd()).unwrap();
+        berth::sys::seccomp::respond(
+            fd.as_fd(),
+            n.id,
+            berth::sys::seccomp::Answer::Fail(libc::ENOSPC),
+        )
+        .unwrap();
+        (states.into_iter().map(|(s, _)| s).collect::<Vec<_>>(), n.nr)
+    });
+    let f = running("exec-listener", |c| {
+        c["process"]["noNewPrivileges"] = json!(true);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    });
+    let (code, out, err) = exec(
+        &f,
+        &[
+            "-u",
+            "1000:1000",
+            "c1",
+            "sh",
+            "-c",
+            "mkdir /tmp/x 2>&1; id -u",
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("No space left on device"), "{out}");
+    assert!(out.trim_end().ends_with("1000"), "{out}");
+    let (states, nr) = agent.join().unwrap();
+    assert!(nr == libc::SYS_mkdir as i32 || nr == libc::SYS_mkdirat as i32);
+    assert_eq!(states[0]["state"]["status"], "creating");
+    assert_eq!(states[1]["state"]["status"], "running");
+    assert_eq!(states[1]["state"]["id"], "c1");
+    assert_ne!(states[1]["pid"], states[0]["pid"]);
+    finish(f);
+}

@@ -26,6 +26,7 @@ use super::attrs;
 use super::protocol::{Channel, ChannelError, FromInit, ToInit};
 use super::stub::PreparedExec;
 use super::{exec, identity};
+use crate::seccomp::{self, LoadPoint};
 use crate::{sys, userdb};
 
 /// What the child gets from the parent (by memory, as `clone3` copies it).
@@ -116,18 +117,12 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
     let exec = PreparedExec::new(&program, &process.args, &env, req.config.seccomp.as_ref())
         .map_err(sys_err("prepare the exec"))?;
 
-    // As in the init: seccomp goes right before execve unless loading it
-    // needs a capability the process is about to lose, or a listener must
-    // get its descriptor while berth is still here.
-    let seccomp = req.seccomp.as_ref();
-    let privileged_load = seccomp.is_some()
-        && !process.no_new_privileges
-        && !process
-            .caps
-            .effective
-            .contains(&caps::Capability::CAP_SYS_ADMIN);
-    let early = seccomp.is_some_and(|s| s.notify) || privileged_load;
-    if early {
+    // As in the init (`seccomp::LoadPoint`).
+    let load_at = req
+        .seccomp
+        .as_ref()
+        .map(|s| seccomp::load_point(s.notify, process.no_new_privileges, &process.caps.effective));
+    if load_at == Some(LoadPoint::BeforeIdentity) {
         load_seccomp(ctx)?;
     }
     let in_userns = req.config.in_userns();
@@ -136,11 +131,14 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
     identity::apply_identity(process, setgroups)?;
     labels.apply().map_err(|e| ChildError::Msg(e.to_string()))?;
     crate::faults::checkpoint("exec:identity");
+    if load_at == Some(LoadPoint::AfterIdentity) {
+        load_seccomp(ctx)?;
+    }
 
     nix::sys::prctl::set_pdeathsig(None).map_err(sys_err("clear parent death signal"))?;
     ctx.chan.send_to_parent(&FromInit::Ready, None)?;
     ctx.chan.expect_from_parent(ToInit::Start)?;
-    exec_program(ctx, &exec, !early)
+    exec_program(ctx, &exec, load_at == Some(LoadPoint::BeforeExec))
 }
 
 /// Loads the container's filter and, with a listener, hands its

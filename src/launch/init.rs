@@ -30,6 +30,7 @@ use super::rootfs::{self, CgroupMount, RootfsError};
 use super::stub::PreparedExec;
 use super::{attrs, dev, exec, identity};
 use crate::logging::Phase;
+use crate::seccomp::{self, LoadPoint};
 use crate::spec::{Config, NsKind};
 use crate::state::{SpecState, Status};
 use crate::sys::clone::{CloneRequest, Forked, clone3};
@@ -194,27 +195,20 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
         .map_err(sys_err("prepare the exec"))?;
 
     identity::apply_rlimits(process)?;
-    // Seccomp goes last, right before execve, unless it cannot: without
-    // no_new_privs loading needs CAP_SYS_ADMIN, which the final capability
-    // set may lack (then it is loaded before the user switch, as runc
-    // does); and a notification listener must get its descriptor while
-    // berth is still here (then it is loaded before `Ready`).
-    let seccomp = ctx.req.seccomp.as_ref();
-    let privileged_load = seccomp.is_some()
-        && !process.no_new_privileges
-        && !process
-            .caps
-            .effective
-            .contains(&caps::Capability::CAP_SYS_ADMIN);
-    let early = seccomp.is_some_and(|s| s.notify) || privileged_load;
-    if privileged_load {
+    // Seccomp goes last, right before execve, unless it cannot (see
+    // `seccomp::LoadPoint`).
+    let load_at =
+        ctx.req.seccomp.as_ref().map(|s| {
+            seccomp::load_point(s.notify, process.no_new_privileges, &process.caps.effective)
+        });
+    if load_at == Some(LoadPoint::BeforeIdentity) {
         load_seccomp(ctx)?;
     }
     let setgroups = identity::setgroups_allowed(config.in_userns(), &proc);
     drop(proc);
     identity::apply_identity(process, setgroups)?;
     faults::checkpoint("init:identity");
-    if early && !privileged_load {
+    if load_at == Some(LoadPoint::AfterIdentity) {
         load_seccomp(ctx)?;
     }
 
@@ -230,7 +224,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     ctx.past_gate.set(true);
     start_container_hooks(ctx, &env)?;
     labels.apply()?;
-    exec_program(ctx, &exec, !early)
+    exec_program(ctx, &exec, load_at == Some(LoadPoint::BeforeExec))
 }
 
 /// The startContainer hooks, in the container; as in runc, a hook without
