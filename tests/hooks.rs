@@ -120,11 +120,11 @@ fn each_hook_runs_at_its_moment_in_its_namespace() {
     );
 
     for (name, status, ns, pid) in [
-        ("prestart", "creating", &host_mnt, init),
-        ("createRuntime", "creating", &host_mnt, init),
+        ("prestart", "created", &host_mnt, init),
+        ("createRuntime", "created", &host_mnt, init),
         (
             "createContainer",
-            "creating",
+            "created",
             &container_mnt.trim().to_string(),
             1,
         ),

@@ -158,7 +158,8 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
         .as_deref()
         .filter(|h| !h.is_empty())
     {
-        hooks::run_all("createContainer", h, &state_json(ctx, Status::Creating))?;
+        // `created`, as for prestart and createRuntime (launch::parent).
+        hooks::run_all("createContainer", h, &state_json(ctx, Status::Created))?;
     }
 
     let pivot = Phase::start("pivot");

@@ -308,11 +308,15 @@ pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
     }
     expect = expect.proceeded();
 
+    // The state prestart and createRuntime hooks read: `created`, as in
+    // crun and the runtime-tools suite (hooks_stdin). They run at steps 3
+    // and 4 of runtime.md's lifecycle, and `created` is defined as "after
+    // step 2"; runc sends `creating`.
     let hook_state = |pid: Pid| {
         SpecState {
             oci_version: &config.oci_version,
             id: req.id,
-            status: Status::Creating,
+            status: Status::Created,
             pid: pid.as_raw(),
             bundle: &config.bundle,
             annotations: &config.annotations,
