@@ -27,7 +27,7 @@ use super::protocol::{Channel, ChannelError, FromInit, ToInit};
 use super::stub::PreparedExec;
 use super::{exec, identity};
 use crate::seccomp::{self, LoadPoint};
-use crate::{sys, userdb};
+use crate::sys;
 
 /// What the child gets from the parent (by memory, as `clone3` copies it).
 pub(super) struct ChildCtx<'a> {
@@ -109,13 +109,9 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     }
 
-    let env = userdb::prepare_env(&process.env, userdb::read_passwd, process.user.uid)
-        .map_err(ChildError::Msg)?;
-    let program =
-        exec::look_path(&process.args[0], userdb::path_of(&env)).map_err(ChildError::Msg)?;
-    // Through the sealed stub, as the init does (CVE-2019-5736).
-    let exec = PreparedExec::new(&program, &process.args, &env, req.config.seccomp.as_ref())
-        .map_err(sys_err("prepare the exec"))?;
+    let exec = exec::prepare(process, req.config.seccomp.as_ref())
+        .map_err(ChildError::Msg)?
+        .exec;
 
     // As in the init (`seccomp::LoadPoint`).
     let load_at = req

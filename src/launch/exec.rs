@@ -4,6 +4,35 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use oci_spec::runtime::LinuxSeccomp;
+
+use super::stub::PreparedExec;
+use crate::spec::ProcessConfig;
+use crate::userdb;
+
+/// What a process runs, resolved inside the container.
+pub(super) struct Program {
+    /// `process.env`, with `HOME` from the container's `/etc/passwd`.
+    pub env: Vec<String>,
+    /// The program behind the sealed stub (CVE-2019-5736).
+    pub exec: PreparedExec,
+}
+
+/// Resolves `process`'s environment and program inside the container (as
+/// root, before the user switch: a missing program fails `create` or
+/// `exec` here) and prepares the stub that will exec it under `seccomp`.
+/// The init and the `exec` child share it.
+pub(super) fn prepare(
+    process: &ProcessConfig,
+    seccomp: Option<&LinuxSeccomp>,
+) -> Result<Program, String> {
+    let env = userdb::prepare_env(&process.env, userdb::read_passwd, process.user.uid)?;
+    let program = look_path(&process.args[0], userdb::path_of(&env))?;
+    let exec = PreparedExec::new(&program, &process.args, &env, seccomp)
+        .map_err(|e| format!("prepare the exec: {e}"))?;
+    Ok(Program { env, exec })
+}
+
 /// Resolves `name` against `path` (the container's `PATH`). Must run after
 /// `pivot_root`, so every lookup stays inside the container.
 pub fn look_path(name: &str, path: Option<&str>) -> Result<String, String> {

@@ -34,7 +34,7 @@ use crate::seccomp::{self, LoadPoint};
 use crate::spec::{Config, NsKind};
 use crate::state::{SpecState, Status};
 use crate::sys::clone::{CloneRequest, Forked, clone3};
-use crate::{faults, hooks, sys, userdb};
+use crate::{faults, hooks, sys};
 
 /// What the init gets from the parent (by memory, as `clone3` copies it).
 pub(super) struct InitCtx<'a> {
@@ -185,15 +185,8 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     }
     attrs::apply(config, process)?;
 
-    // The environment (HOME from the container's /etc/passwd) and the
-    // program's path are resolved inside the container, as root, before the
-    // user switch; a missing program fails `create`.
-    let env = userdb::prepare_env(&process.env, userdb::read_passwd, process.user.uid)
-        .map_err(InitError::Msg)?;
-    let program =
-        exec::look_path(&process.args[0], userdb::path_of(&env)).map_err(InitError::Msg)?;
-    let exec = PreparedExec::new(&program, &process.args, &env, config.seccomp.as_ref())
-        .map_err(sys_err("prepare the exec"))?;
+    let exec::Program { env, exec } =
+        exec::prepare(process, config.seccomp.as_ref()).map_err(InitError::Msg)?;
 
     identity::apply_rlimits(process)?;
     // Seccomp goes last, right before execve, unless it cannot (see
