@@ -139,15 +139,14 @@ fn init_dying_during_set_up_fails_create_cleanly() {
     f.assert_clean();
 }
 
-#[test]
-fn concurrent_creates_of_one_id_exactly_one_wins() {
-    let f = Fixture::new("race-create", &["sleep", "100"]);
-    let b = f.bundle.to_string_lossy().to_string();
-    // stderr through files: the winner's init inherits it and keeps it open.
+/// Runs two `berth ARGS` at once; exactly one must succeed. Returns the
+/// loser's stderr. (stderr goes through files: a winning `create`'s init
+/// inherits it and keeps it open.)
+fn exactly_one_wins(f: &Fixture, args: &[&str]) -> String {
     let (ex, ey) = (f.dir.path().join("x.err"), f.dir.path().join("y.err"));
     let spawn = |err: &std::path::Path| {
         f.cmd()
-            .args(["create", "--bundle", &b, "c1"])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(err).unwrap())
             .spawn()
@@ -158,9 +157,16 @@ fn concurrent_creates_of_one_id_exactly_one_wins() {
     assert_eq!(
         sx.success() as u8 + sy.success() as u8,
         1,
-        "exactly one create wins"
+        "exactly one of two {args:?} wins"
     );
-    let loser = std::fs::read_to_string(if sx.success() { &ey } else { &ex }).unwrap();
+    std::fs::read_to_string(if sx.success() { &ey } else { &ex }).unwrap()
+}
+
+#[test]
+fn concurrent_creates_of_one_id_exactly_one_wins() {
+    let f = Fixture::new("race-create", &["sleep", "100"]);
+    let b = f.bundle.to_string_lossy().to_string();
+    let loser = exactly_one_wins(&f, &["create", "--bundle", &b, "c1"]);
     assert!(
         loser.contains("container with given ID already exists"),
         "{loser}"
@@ -265,23 +271,7 @@ fn exec_killed_at_every_phase_leaves_nothing_after_force_delete() {
 fn concurrent_starts_exactly_one_wins() {
     let f = Fixture::new("race-start", &["sleep", "100"]);
     f.create("c1");
-    let (ex, ey) = (f.dir.path().join("x.err"), f.dir.path().join("y.err"));
-    let spawn = |err: &std::path::Path| {
-        f.cmd()
-            .args(["start", "c1"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(err).unwrap())
-            .spawn()
-            .unwrap()
-    };
-    let (mut x, mut y) = (spawn(&ex), spawn(&ey));
-    let (sx, sy) = (x.wait().unwrap(), y.wait().unwrap());
-    assert_eq!(
-        sx.success() as u8 + sy.success() as u8,
-        1,
-        "exactly one start wins"
-    );
-    let loser = std::fs::read_to_string(if sx.success() { &ey } else { &ex }).unwrap();
+    let loser = exactly_one_wins(&f, &["start", "c1"]);
     assert!(
         loser.contains("cannot start an already running container"),
         "{loser}"

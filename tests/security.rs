@@ -30,13 +30,7 @@ fn proc_self_exe_interpreter_never_reaches_the_host_binary() {
     drop(err);
     f.ok(&["start", "c1"]);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    assert!(
-        exe.starts_with("/memfd:berth-exec-stub"),
-        "the interpreter the kernel ran must be the sealed stub, not {exe:?}"
-    );
+    common::assert_runs_the_sealed_stub(pid as i32);
     // Even with the same privileges as root in the container, the binary
     // behind /proc/<pid>/exe cannot be modified.
     let w = std::fs::OpenOptions::new()
@@ -500,14 +494,7 @@ fn sysctl_writes_ignore_a_joined_mount_namespaces_proc() {
         ],
     );
     a.edit(|c| {
-        let mounts = c["mounts"].as_array_mut().unwrap();
-        mounts.retain(|m| m["destination"] != "/proc");
-        mounts.insert(
-            0,
-            serde_json::json!({"destination": "/proc", "type": "tmpfs", "source": "fakeproc"}),
-        );
-        c["linux"]["maskedPaths"] = serde_json::json!([]);
-        c["linux"]["readonlyPaths"] = serde_json::json!([]);
+        common::fake_proc(c);
     });
     let ab = a.bundle.to_string_lossy().to_string();
     a.ok(&["run", "-d", "--bundle", &ab, "a1"]);

@@ -42,13 +42,7 @@ fn exec_of_a_proc_self_exe_script_runs_the_sealed_stub() {
     f.ok(&["exec", "-d", "--pid-file", &p, "c1", "/evil"]);
     let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().parse().unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    assert!(
-        exe.starts_with("/memfd:berth-exec-stub"),
-        "the interpreter the kernel ran must be the sealed stub, not {exe:?}"
-    );
+    common::assert_runs_the_sealed_stub(pid);
     if let Ok(mut file) = std::fs::OpenOptions::new()
         .append(true)
         .open(format!("/proc/{pid}/exe"))
@@ -247,14 +241,7 @@ fn fake_setgroups_file_does_not_leak_berths_groups() {
         ],
     );
     f.edit(|c| {
-        let mounts = c["mounts"].as_array_mut().unwrap();
-        mounts.retain(|m| m["destination"] != "/proc");
-        mounts.insert(
-            0,
-            serde_json::json!({"destination": "/proc", "type": "tmpfs", "source": "fakeproc"}),
-        );
-        c["linux"]["maskedPaths"] = serde_json::json!([]);
-        c["linux"]["readonlyPaths"] = serde_json::json!([]);
+        common::fake_proc(c);
         c["linux"]["namespaces"]
             .as_array_mut()
             .unwrap()

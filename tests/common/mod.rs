@@ -492,3 +492,29 @@ impl Fixture {
         std::fs::copy(probe(), self.rootfs().join("bin/probe")).unwrap();
     }
 }
+
+/// Makes a config's `/proc` a fake: a tmpfs where procfs would be, with no
+/// masked or read-only paths inside it (the attack tests' containers
+/// control what berth would find there).
+pub fn fake_proc(c: &mut Value) {
+    let mounts = c["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| m["destination"] != "/proc");
+    mounts.insert(
+        0,
+        json!({"destination": "/proc", "type": "tmpfs", "source": "fakeproc"}),
+    );
+    c["linux"]["maskedPaths"] = json!([]);
+    c["linux"]["readonlyPaths"] = json!([]);
+}
+
+/// Asserts that process `pid` runs through the sealed exec stub
+/// (CVE-2019-5736): what the kernel ran is the memfd, not a host binary.
+pub fn assert_runs_the_sealed_stub(pid: i32) {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    assert!(
+        exe.starts_with("/memfd:berth-exec-stub"),
+        "the interpreter the kernel ran must be the sealed stub, not {exe:?}"
+    );
+}
