@@ -4,7 +4,8 @@
 //! and the berth/crun and berth/runc ratios. It never asserts a time.
 //!
 //! `sudo cargo bench --bench runtimes` (add `-- --quick` for the CI smoke
-//! run, `-- --out FILE` to also write the Markdown report to a file).
+//! run, `-- --out FILE` to also write the Markdown report to a file,
+//! `-- --disk-state` to keep the state roots on disk instead of a tmpfs).
 //! See docs/performance.md.
 //!
 //! crun 1.8.1 refuses hybrid cgroups, so every runtime runs inside one
@@ -331,6 +332,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     // `cargo bench` passes --bench; ignore it.
     let quick = args.iter().any(|a| a == "--quick");
+    let disk_state = args.iter().any(|a| a == "--disk-state");
     let out_file = args
         .iter()
         .position(|a| a == "--out")
@@ -371,21 +373,36 @@ fn main() {
         Runtime {
             name: "berth",
             bin: berth_bin,
-            root: work.path().join("root-berth"),
+            root: work.path().join("state/root-berth"),
         },
         Runtime {
             name: "runc",
             bin: "runc".into(),
-            root: work.path().join("root-runc"),
+            root: work.path().join("state/root-runc"),
         },
         Runtime {
             name: "crun",
             bin: "crun".into(),
-            root: work.path().join("root-crun"),
+            root: work.path().join("state/root-crun"),
         },
     ];
     make_bundles(work.path(), &runtimes, counts.parallel);
     isolate_cgroups(work.path());
+    // The runtimes' state roots on a tmpfs, as /run is on a normal host
+    // (here /run is on the VM's disk, whose synchronous discards and cache
+    // flushes would swamp what is measured), unless --disk-state.
+    let state_roots = work.path().join("state");
+    std::fs::create_dir_all(&state_roots).unwrap();
+    if !disk_state {
+        mount(
+            Some("tmpfs"),
+            &state_roots,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            Some("mode=700"),
+        )
+        .unwrap();
+    }
     nix::sys::prctl::set_child_subreaper(true).unwrap();
 
     let n = runtimes.len();
@@ -533,9 +550,10 @@ fn main() {
         })
         .collect();
     let text = format!(
-        "{}\n\nmode: {}; cycles {}, runs {}, state {}, sequential {}×{} rounds, parallel {}×{} rounds\n{}\n",
+        "{}\n\nmode: {}; state roots on {}; cycles {}, runs {}, state {}, sequential {}×{} rounds, parallel {}×{} rounds\n{}\n",
         report.markdown(),
         if quick { "quick" } else { "full" },
+        if disk_state { "disk" } else { "tmpfs" },
         counts.cycles,
         counts.runs,
         counts.states,
@@ -551,6 +569,9 @@ fn main() {
     }
     for rt in &runtimes {
         let _ = std::fs::remove_dir_all(&rt.root);
+    }
+    if !disk_state {
+        let _ = nix::mount::umount2(&state_roots, nix::mount::MntFlags::MNT_DETACH);
     }
     let prefix = format!("berth-bench-{}", std::process::id());
     if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
