@@ -14,6 +14,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use tracing::field::{Field, Visit};
+use tracing::level_filters::LevelFilter;
+use tracing::subscriber::Interest;
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::{Layer, Registry};
@@ -85,6 +87,21 @@ pub fn format_line(format: Format, level: &Level, msg: &str, time: &str) -> Stri
 }
 
 impl<S: Subscriber> Layer<S> for RuncLayer {
+    // The level is fixed for the process: events above it are turned off
+    // at their call sites (no registration, no formatting), not filtered
+    // one by one.
+    fn register_callsite(&self, metadata: &'static tracing::Metadata<'static>) -> Interest {
+        if *metadata.level() <= self.max {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::from_level(self.max))
+    }
+
     fn enabled(&self, metadata: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
         *metadata.level() <= self.max
     }

@@ -66,14 +66,13 @@ pub(super) struct Bundle {
 impl Bundle {
     /// Reads and validates `<bundle>/config.json`.
     pub(super) fn load(opts: &CreateOptions) -> Result<Self> {
-        // The code that ran so far (argument parsing, logging set-up) will
-        // not run again in this process: give its pages back before the
-        // launch touches its own (see `sys::mem`).
-        let _ = crate::sys::mem::release_code();
         let _p = Phase::start("config load");
         let path = std::path::absolute(&opts.bundle)
             .map_err(OpsError::io(format!("bundle {}", opts.bundle.display())))?;
         let (config, bytes) = spec::load_bundle_bytes(&path)?;
+        // JSON parsing and validation are done: their code pages go back
+        // before the launch faults in its own (see `sys::mem`).
+        let _ = crate::sys::mem::release_code();
         Ok(Self {
             path,
             config,

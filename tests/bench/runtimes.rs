@@ -24,6 +24,9 @@ use serde_json::json;
 
 use berth::sys::wait::{Exit, wait4};
 
+/// GNU time, for the peak RSS of each subcommand.
+const TIME: &str = "/usr/bin/time";
+
 /// One runtime under test.
 struct Runtime {
     name: &'static str,
@@ -46,6 +49,29 @@ impl Runtime {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         c
+    }
+
+    /// Runs one subcommand under GNU time and returns its peak RSS.
+    fn peak_rss_kib(&self, args: &[&str]) -> f64 {
+        let out = tempfile::NamedTempFile::new().unwrap();
+        let st = Command::new(TIME)
+            .args(["-f", "%M", "-o"])
+            .arg(out.path())
+            .arg(&self.bin)
+            .arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "{} {args:?} under {TIME} failed", self.name);
+        std::fs::read_to_string(out.path())
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
     }
 
     /// Runs one subcommand, timing it and reading its rusage. The child is
@@ -320,6 +346,7 @@ fn make_bundles(work: &Path, runtimes: &[Runtime], workers: usize) {
 }
 
 struct Counts {
+    rss: usize,
     cycles: usize,
     runs: usize,
     states: usize,
@@ -344,6 +371,7 @@ fn main() {
     );
     let counts = if quick {
         Counts {
+            rss: 2,
             cycles: 3,
             runs: 3,
             states: 5,
@@ -353,6 +381,7 @@ fn main() {
         }
     } else {
         Counts {
+            rss: 10,
             cycles: 30,
             runs: 30,
             states: 50,
@@ -363,6 +392,7 @@ fn main() {
     };
     ensure_installed("runc", "runc");
     ensure_installed("crun", "crun");
+    ensure_installed(TIME, "time");
 
     let work = tempfile::Builder::new()
         .prefix("berth-bench-")
@@ -420,7 +450,6 @@ fn main() {
     // 1. create + start + wait + delete, alternating.
     let (mut total, mut create, mut start, mut delete, mut cpu, mut created_rss) =
         (empty(), empty(), empty(), empty(), empty(), empty());
-    let (mut rss_create, mut rss_start, mut rss_delete) = (empty(), empty(), empty());
     for i in 0..counts.cycles {
         for (r, rt) in runtimes.iter().enumerate() {
             let c = cycle(rt, work.path(), 0, i + 1);
@@ -430,9 +459,6 @@ fn main() {
             delete[r].push(ms(c.delete.wall));
             cpu[r].push(ms(c.create.exit.cpu + c.start.exit.cpu + c.delete.exit.cpu));
             created_rss[r].push(c.created_rss_kib as f64);
-            rss_create[r].push(c.create.exit.max_rss_kib as f64);
-            rss_start[r].push(c.start.exit.max_rss_kib as f64);
-            rss_delete[r].push(c.delete.exit.max_rss_kib as f64);
         }
     }
     reap_strays();
@@ -443,20 +469,19 @@ fn main() {
     report.add("  CPU time of create+start+delete", "ms", cpu);
 
     // 2. run of /bin/true.
-    let (mut run, mut rss_run) = (empty(), empty());
+    let mut run = empty();
     for i in 0..counts.runs {
         for (r, rt) in runtimes.iter().enumerate() {
             let b = bundle_dir(work.path(), rt.name, 0);
             let s = rt.time(&["run", "--bundle", b.to_str().unwrap(), &format!("run-{i}")]);
             run[r].push(ms(s.wall));
-            rss_run[r].push(s.exit.max_rss_kib as f64);
         }
     }
     reap_strays();
     report.add("run /bin/true", "ms", run);
 
     // 3. state of a created container.
-    let (mut state, mut rss_state) = (empty(), empty());
+    let mut state = empty();
     for rt in &runtimes {
         let b = bundle_dir(work.path(), rt.name, 0);
         rt.time(&["create", "--bundle", b.to_str().unwrap(), "probe"]);
@@ -465,7 +490,6 @@ fn main() {
         for (r, rt) in runtimes.iter().enumerate() {
             let s = rt.time(&["state", "probe"]);
             state[r].push(ms(s.wall));
-            rss_state[r].push(s.exit.max_rss_kib as f64);
         }
     }
     for rt in &runtimes {
@@ -513,6 +537,37 @@ fn main() {
         "ms",
         par,
     );
+
+    // 6. Peak RSS of each subcommand, through GNU time: it forks, so the
+    // figure is the runtime's own peak plus time's small copy of itself
+    // (a static no-op program measures 548 KiB this way). The rusage of
+    // the timed runs above would carry this benchmark's own resident set:
+    // a posix_spawn child shares its parent's memory until `execve`, and
+    // the kernel keeps that peak in the child's maxrss.
+    let (mut rss_create, mut rss_start, mut rss_state, mut rss_delete, mut rss_run) =
+        (empty(), empty(), empty(), empty(), empty());
+    for i in 0..counts.rss {
+        for (r, rt) in runtimes.iter().enumerate() {
+            let b = bundle_dir(work.path(), rt.name, 0);
+            let b = b.to_str().unwrap();
+            let id = format!("rss-{i}");
+            let pid_file = work.path().join(format!("{id}.pid"));
+            let p = pid_file.to_str().unwrap();
+            rss_create[r].push(rt.peak_rss_kib(&["create", "--bundle", b, "--pid-file", p, &id]));
+            let pid: i32 = std::fs::read_to_string(&pid_file)
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap();
+            rss_state[r].push(rt.peak_rss_kib(&["state", &id]));
+            rss_start[r].push(rt.peak_rss_kib(&["start", &id]));
+            let _ = wait4(Pid::from_raw(pid));
+            rss_delete[r].push(rt.peak_rss_kib(&["delete", &id]));
+            rss_run[r].push(rt.peak_rss_kib(&["run", "--bundle", b, &format!("rss-run-{i}")]));
+            let _ = std::fs::remove_file(pid_file);
+        }
+    }
+    reap_strays();
 
     // Memory and size.
     report.add("peak RSS: create", "KiB", rss_create);
