@@ -134,3 +134,38 @@ pub fn block_device() -> (u32, u32) {
 pub fn init_pid(f: &Fixture, id: &str) -> i32 {
     f.state(id)["pid"].as_i64().unwrap() as i32
 }
+
+/// Whether a v1 hierarchy carries `controller` on this host.
+pub fn v1_has(controller: &str) -> bool {
+    std::fs::read_dir("/sys/fs/cgroup")
+        .map(|d| {
+            d.flatten().any(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                e.file_type().is_ok_and(|t| t.is_dir()) && name.split(',').any(|c| c == controller)
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// The v1 blkio weight file this kernel has: CFQ's `blkio.weight` or BFQ's
+/// `blkio.bfq.weight` (neither without those I/O schedulers). BFQ's file
+/// is not in the root cgroup, so a child is made to look.
+pub fn v1_blkio_weight_file() -> Option<&'static str> {
+    let dir = PathBuf::from("/sys/fs/cgroup")
+        .join(hierarchy("blkio"))
+        .join(format!("berth-probe-{}", std::process::id()));
+    let _ = std::fs::create_dir(&dir);
+    let found = ["blkio.weight", "blkio.bfq.weight"]
+        .into_iter()
+        .find(|f| dir.join(f).exists());
+    let _ = std::fs::remove_dir(&dir);
+    found
+}
+
+/// Whether v1 real-time group scheduling exists (`cpu.rt_period_us`).
+pub fn v1_has_rt_sched() -> bool {
+    PathBuf::from("/sys/fs/cgroup")
+        .join(hierarchy("cpu"))
+        .join("cpu.rt_period_us")
+        .exists()
+}
