@@ -4,21 +4,8 @@
 
 mod common;
 
-use common::Fixture;
+use common::{Fixture, refused};
 use serde_json::json;
-
-/// Runs `create` with the config edited by `edit`, expects a failure whose
-/// message contains `want`, and checks nothing is left.
-fn refused(name: &str, edit: impl FnOnce(&mut serde_json::Value), want: &str) {
-    let f = Fixture::new(name, &["true"]);
-    f.edit(edit);
-    let b = f.bundle.to_string_lossy().to_string();
-    let out = f.berth(&["create", "--bundle", &b, "c1"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = common::s(&out.stderr);
-    assert!(err.contains(want), "expected {want:?} in: {err}");
-    f.assert_clean();
-}
 
 #[test]
 fn unknown_namespace_names_its_json_path() {

@@ -313,3 +313,52 @@ fn leak_check_sees_a_live_container() {
     f.ok(&["delete", "--force", "c1"]);
     f.assert_clean();
 }
+
+/// `--debug` logs the duration of every launch phase (`create`, `start`
+/// and `run`); without it no debug line is written.
+#[test]
+fn debug_log_times_every_launch_phase() {
+    let f = Fixture::new("debug-phases", &["true"]);
+    let b = f.bundle.to_string_lossy().to_string();
+    let log = f.dir.path().join("debug.log");
+    let l = log.to_string_lossy().to_string();
+    f.ok(&["--debug", "--log", &l, "run", "--bundle", &b, "c1"]);
+    let text = std::fs::read_to_string(&log).unwrap();
+    for phase in [
+        "config load",
+        "host checks",
+        "seccomp",
+        "cgroup",
+        "clone",
+        "cgroup placement and id maps",
+        "mounts",
+        "pivot",
+        "init set-up",
+        "gate",
+        "exec",
+    ] {
+        assert!(
+            text.contains(&format!("phase {phase} took ")),
+            "{phase} missing in:\n{text}"
+        );
+    }
+    // create + start: the gate is exec.fifo, opened by `start`.
+    let log2 = f.dir.path().join("debug2.log");
+    let l2 = log2.to_string_lossy().to_string();
+    f.ok(&["--debug", "--log", &l2, "create", "--bundle", &b, "c2"]);
+    f.ok(&["--debug", "--log", &l2, "start", "c2"]);
+    let text = std::fs::read_to_string(&log2).unwrap();
+    assert!(
+        text.contains("phase gate took ") && text.contains("phase exec took "),
+        "{text}"
+    );
+    f.wait_status("c2", "stopped");
+    f.ok(&["delete", "c2"]);
+    // Without --debug: nothing below info.
+    let log3 = f.dir.path().join("quiet.log");
+    let l3 = log3.to_string_lossy().to_string();
+    f.ok(&["--log", &l3, "run", "--bundle", &b, "c3"]);
+    let text = std::fs::read_to_string(&log3).unwrap_or_default();
+    assert!(!text.contains("level=debug"), "{text}");
+    f.assert_clean();
+}

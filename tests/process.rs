@@ -175,27 +175,8 @@ fn preserved_descriptors_reach_the_container_and_others_do_not() {
             "ls /proc/self/fd | sort -n | tr '\\n' ' '; cat <&3",
         ],
     );
-    let b = f.bundle.to_string_lossy().to_string();
-    let passed = f.dir.path().join("passed");
-    std::fs::write(&passed, "through fd 3").unwrap();
-    let out = f.dir.path().join("out");
-    // The shell opens the file as fd 3 (and fd 4, which berth must not pass)
-    // before exec'ing berth.
-    let script = format!(
-        "exec {} --root {} run --preserve-fds 1 --bundle {b} c1 3<{} 4<{} >{}",
-        common::berth_bin().display(),
-        f.root.display(),
-        passed.display(),
-        passed.display(),
-        out.display()
-    );
-    let st = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let got = std::fs::read_to_string(&out).unwrap();
+    let (ok, got) = common::run_passing_fd3(&f);
+    assert!(ok, "{got}");
     // stdio, fd 3, and the directory ls itself reads: nothing of berth's.
     assert_eq!(got, "0 1 2 3 4 through fd 3", "{got}");
     f.assert_clean();

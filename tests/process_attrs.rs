@@ -5,21 +5,8 @@
 
 mod common;
 
-use common::Fixture;
+use common::{Fixture, refused};
 use serde_json::json;
-
-/// Creates a container with `edit` applied, expects `create` to fail with
-/// a message containing `want` and exit status 1, and nothing left behind.
-fn refused(name: &str, edit: impl FnOnce(&mut serde_json::Value), want: &str) {
-    let f = Fixture::new(name, &["true"]);
-    f.edit(edit);
-    let b = f.bundle.to_string_lossy().to_string();
-    let out = f.berth(&["create", "--bundle", &b, "c1"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = common::s(&out.stderr);
-    assert!(err.contains(want), "expected {want:?} in: {err}");
-    f.assert_clean();
-}
 
 #[test]
 fn scheduler_policy_nice_and_flags() {

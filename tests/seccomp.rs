@@ -517,25 +517,8 @@ fn descriptors_close_when_a_filter_loaded_before_the_user_switch_refuses_close_r
     });
     let caps = f.config()["process"]["capabilities"]["effective"].to_string();
     assert!(!caps.contains("CAP_SYS_ADMIN"), "{caps}");
-    let b = f.bundle.to_string_lossy().to_string();
-    let passed = f.dir.path().join("passed");
-    std::fs::write(&passed, "through fd 3").unwrap();
-    let out = f.dir.path().join("out");
-    let script = format!(
-        "exec {} --root {} run --preserve-fds 1 --bundle {b} c1 3<{} 4<{} >{}",
-        common::berth_bin().display(),
-        f.root.display(),
-        passed.display(),
-        passed.display(),
-        out.display()
-    );
-    let st = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .status()
-        .unwrap();
-    let got = std::fs::read_to_string(&out).unwrap();
-    assert!(st.success(), "{got}");
+    let (ok, got) = common::run_passing_fd3(&f);
+    assert!(ok, "{got}");
     // stdio, fd 3, and the directory ls itself reads.
     assert_eq!(got, "0 1 2 3 4 through fd 3", "{got}");
     f.assert_clean();

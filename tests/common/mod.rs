@@ -518,3 +518,40 @@ pub fn assert_runs_the_sealed_stub(pid: i32) {
         "the interpreter the kernel ran must be the sealed stub, not {exe:?}"
     );
 }
+
+/// Runs `create` of a `true` container whose config is edited by `edit`;
+/// expects exit status 1 with `want` in the message, and nothing left
+/// behind (state directory, cgroup, mount, process).
+pub fn refused(name: &str, edit: impl FnOnce(&mut Value), want: &str) {
+    let f = Fixture::new(name, &["true"]);
+    f.edit(edit);
+    let b = f.bundle.to_string_lossy().to_string();
+    let out = f.berth(&["create", "--bundle", &b, "c1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = s(&out.stderr);
+    assert!(err.contains(want), "expected {want:?} in: {err}");
+    f.assert_clean();
+}
+
+/// Runs `berth run --preserve-fds 1 c1` from a shell that opens a file
+/// holding `through fd 3` as fd 3, and again as fd 4 (which berth must not
+/// pass on). Returns whether berth succeeded and the container's stdout.
+pub fn run_passing_fd3(f: &Fixture) -> (bool, String) {
+    let b = f.bundle.to_string_lossy().to_string();
+    let passed = f.dir.path().join("passed");
+    std::fs::write(&passed, "through fd 3").unwrap();
+    let out = f.dir.path().join("out");
+    let script = format!(
+        "exec {} --root {} run --preserve-fds 1 --bundle {b} c1 3<{} 4<{} >{}",
+        berth_bin().display(),
+        f.root.display(),
+        passed.display(),
+        passed.display(),
+        out.display()
+    );
+    let st = Command::new("sh").arg("-c").arg(script).status().unwrap();
+    (
+        st.success(),
+        std::fs::read_to_string(&out).unwrap_or_default(),
+    )
+}
