@@ -122,6 +122,77 @@ fn update_changes_live_limits() {
     f.assert_clean();
 }
 
+/// Lines of `stderr` carrying berth's kernel memory warning.
+fn kernel_memory_warnings(stderr: &str) -> usize {
+    stderr
+        .lines()
+        .filter(|l| l.contains("level=warning") && l.contains("kernel memory limits"))
+        .count()
+}
+
+/// What `docker update` (Docker 20.10) sends through containerd's shim:
+/// `"kernel": 0` in every update, with the limits asked for.
+const DOCKER_UPDATE: &str = r#"{"blockIO":{},"cpu":{"cpus":"0","mems":"","period":100000,"quota":150000},"memory":{"limit":201326592,"kernel":0,"kernelTCP":0},"pids":{"limit":42}}"#;
+
+#[test]
+fn kernel_memory_is_ignored_and_docker_update_works() {
+    // create: accepted with one warning line, nothing else changes.
+    let f = Fixture::new("update-kmem", &["sleep", "1000"]);
+    set_resources(
+        &f,
+        json!({"memory": {"limit": 67108864, "kernel": 1048576, "kernelTCP": 65536}}),
+    );
+    let b = f.bundle.to_string_lossy().to_string();
+    let out = f.berth(&["create", "--bundle", &b, "c1"]);
+    let err = s(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(kernel_memory_warnings(&err), 1, "{err}");
+    f.ok(&["start", "c1"]);
+    assert_eq!(limits(&f).0, "67108864");
+    // Docker's update JSON on stdin: succeeds, quietly (kernel is 0), and
+    // every limit it names is live.
+    let mut child = f
+        .cmd()
+        .args(["update", "--resources", "-", "c1"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(DOCKER_UPDATE.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = s(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(kernel_memory_warnings(&err), 0, "{err}");
+    assert_eq!(
+        limits(&f),
+        ("201326592".into(), "150000 100000".into(), "42".into())
+    );
+    assert_eq!(host_read(&f, "cpuset", "cpuset.cpus"), "0");
+    // runc's (hidden) flags: a non-zero kernel limit warns once.
+    let out = f.berth(&[
+        "update",
+        "--kernel-memory",
+        "32m",
+        "--kernel-memory-tcp",
+        "1m",
+        "--memory",
+        "96m",
+        "c1",
+    ]);
+    let err = s(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(kernel_memory_warnings(&err), 1, "{err}");
+    assert!(err.contains("memory.kernel, linux.resources.memory.kernelTCP"), "{err}");
+    assert_eq!(limits(&f).0, "100663296");
+    f.ok(&["delete", "--force", "c1"]);
+    f.assert_clean();
+}
+
 #[test]
 fn update_changes_device_rules_live() {
     let script = "while :; do if true > /dev/kmsg 2>/dev/null; then echo ok > /tmp/kmsg; \

@@ -105,8 +105,8 @@ fn missing_bind_source() {
 fn unsupported_resource_names_the_field() {
     refused(
         "err-res",
-        |c| c["linux"]["resources"]["memory"] = json!({"kernel": 1048576}),
-        "linux.resources.memory.kernel",
+        |c| c["linux"]["resources"]["memory"] = json!({"useHierarchy": false}),
+        "linux.resources.memory.useHierarchy",
     );
 }
 

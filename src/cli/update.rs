@@ -18,6 +18,13 @@ pub struct Args {
     /// Memory reservation (soft limit).
     #[arg(long = "memory-reservation", allow_hyphen_values = true)]
     pub memory_reservation: Option<String>,
+    /// Kernel memory limit: accepted and ignored with a warning (no
+    /// current kernel has it; runc's flag, hidden as in runc).
+    #[arg(long = "kernel-memory", allow_hyphen_values = true, hide = true)]
+    pub kernel_memory: Option<String>,
+    /// Kernel TCP buffer limit: accepted and ignored, as `--kernel-memory`.
+    #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true, hide = true)]
+    pub kernel_memory_tcp: Option<String>,
     /// CFS quota in microseconds per period (-1: none).
     #[arg(long = "cpu-quota", allow_hyphen_values = true)]
     pub cpu_quota: Option<String>,
@@ -62,6 +69,8 @@ pub fn run(rt: &Runtime, a: Args) -> anyhow::Result<i32> {
             memory: a.memory,
             memory_swap: a.memory_swap,
             memory_reservation: a.memory_reservation,
+            kernel_memory: a.kernel_memory,
+            kernel_memory_tcp: a.kernel_memory_tcp,
             cpu_quota: a.cpu_quota,
             cpu_period: a.cpu_period,
             cpu_burst: a.cpu_burst,

@@ -16,6 +16,9 @@ pub struct UpdateFlags {
     pub memory: Option<String>,
     pub memory_swap: Option<String>,
     pub memory_reservation: Option<String>,
+    /// `--kernel-memory`, `--kernel-memory-tcp`: ignored with a warning.
+    pub kernel_memory: Option<String>,
+    pub kernel_memory_tcp: Option<String>,
     pub cpu_quota: Option<String>,
     pub cpu_period: Option<String>,
     pub cpu_burst: Option<String>,
@@ -83,6 +86,8 @@ pub fn resources_from_flags(f: &UpdateFlags) -> Result<LinuxResources> {
         ("limit", "--memory", &f.memory),
         ("swap", "--memory-swap", &f.memory_swap),
         ("reservation", "--memory-reservation", &f.memory_reservation),
+        ("kernel", "--kernel-memory", &f.kernel_memory),
+        ("kernelTCP", "--kernel-memory-tcp", &f.kernel_memory_tcp),
     ] {
         if let Some(v) = v {
             let n = if v == "-1" {
@@ -212,6 +217,16 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(e.to_string(), "invalid value for --cpu-period: \"-5\"");
+        // runc's hidden kernel memory flags reach the resources (where
+        // they are ignored with a warning).
+        let r = resources_from_flags(&UpdateFlags {
+            kernel_memory: Some("32m".into()),
+            kernel_memory_tcp: Some("-1".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let m = r.memory().as_ref().unwrap();
+        assert_eq!((m.kernel(), m.kernel_tcp()), (Some(32 << 20), Some(-1)));
         assert!(
             resources_from_flags(&UpdateFlags::default())
                 .unwrap()

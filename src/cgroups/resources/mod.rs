@@ -14,7 +14,7 @@ pub mod convert;
 mod v1;
 mod v2;
 
-use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxResources};
+use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxResources};
 
 use super::{CgroupError, Result};
 
@@ -128,20 +128,13 @@ pub(crate) fn unsupported(field: &str, msg: &str) -> CgroupError {
     }
 }
 
-/// Fields both versions refuse or check the same way.
-fn check_memory_common(r: &LinuxResources) -> Result<()> {
+/// Fields both versions refuse or check the same way. Kernel memory
+/// limits are ignored with a warning, as runc 1.1+ does: no current kernel
+/// has them, and Docker 20.10 sends `kernel` on every `docker update`.
+fn check_memory_common(r: &LinuxResources, ctx: Ctx) -> Result<()> {
     if let Some(m) = r.memory() {
-        if m.kernel().is_some() {
-            return Err(unsupported(
-                "memory.kernel",
-                "kernel memory limits are not supported by current kernels",
-            ));
-        }
-        if m.kernel_tcp().is_some() {
-            return Err(unsupported(
-                "memory.kernelTCP",
-                "kernel TCP memory limits are not supported by current kernels",
-            ));
+        if let Some(w) = kernel_memory_warning(m, ctx) {
+            tracing::warn!("{w}");
         }
         if m.use_hierarchy() == Some(false) {
             return Err(unsupported(
@@ -151,6 +144,23 @@ fn check_memory_common(r: &LinuxResources) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The one warning for ignored `memory.kernel`/`kernelTCP`, when runc
+/// gives it: at create for any value, at update only for a non-zero one
+/// (Docker's `"kernel": 0` on every update stays quiet).
+pub(crate) fn kernel_memory_warning(m: &LinuxMemory, ctx: Ctx) -> Option<String> {
+    let fields: Vec<&str> = [("kernel", m.kernel()), ("kernelTCP", m.kernel_tcp())]
+        .into_iter()
+        .filter(|(_, v)| v.is_some_and(|v| !ctx.update || v != 0))
+        .map(|(name, _)| name)
+        .collect();
+    (!fields.is_empty()).then(|| {
+        format!(
+            "linux.resources.memory.{}: kernel memory limits are not supported by current kernels; ignored",
+            fields.join(", linux.resources.memory.")
+        )
+    })
 }
 
 /// `checkBeforeUpdate`: refuse limits at or below the current usage.
@@ -307,6 +317,61 @@ pub(crate) mod testprobe {
         }
         fn has_controller(&self, controller: &str) -> bool {
             self.controllers.iter().any(|c| c == controller)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memory(json: &str) -> LinuxMemory {
+        serde_json::from_str(json).expect("memory")
+    }
+
+    #[test]
+    fn kernel_memory_is_ignored_with_runcs_warning() {
+        let create = Ctx { update: false };
+        let update = Ctx { update: true };
+        // Docker's `"kernel": 0` on every update: quiet, as runc.
+        assert_eq!(
+            kernel_memory_warning(&memory(r#"{"kernel":0,"limit":1}"#), update),
+            None
+        );
+        assert_eq!(
+            kernel_memory_warning(&memory(r#"{"limit":1}"#), create),
+            None
+        );
+        assert_eq!(
+            kernel_memory_warning(&memory(r#"{"kernel":0}"#), create).as_deref(),
+            Some(
+                "linux.resources.memory.kernel: kernel memory limits are not supported by current kernels; ignored"
+            )
+        );
+        // Both fields: one line naming both.
+        assert_eq!(
+            kernel_memory_warning(&memory(r#"{"kernel":1048576,"kernelTCP":0}"#), update)
+                .as_deref(),
+            Some(
+                "linux.resources.memory.kernel: kernel memory limits are not supported by current kernels; ignored"
+            )
+        );
+        assert_eq!(
+            kernel_memory_warning(&memory(r#"{"kernel":1,"kernelTCP":2}"#), create).as_deref(),
+            Some(
+                "linux.resources.memory.kernel, linux.resources.memory.kernelTCP: kernel memory limits are not supported by current kernels; ignored"
+            )
+        );
+        // The writes ignore them: no kmem file is touched.
+        let r: LinuxResources =
+            serde_json::from_str(r#"{"memory":{"kernel":1048576,"kernelTCP":4096,"limit":8192}}"#)
+                .expect("resources");
+        for ctx in [create, update] {
+            let probe = testprobe::FakeProbe::with(&["memory"], &[]);
+            let w = v1_writes(&r, &probe, ctx).expect("v1");
+            assert!(w.iter().all(|w| !w.file.contains("kmem")), "{w:?}");
+            let w = v2_writes(&r, &probe, ctx).expect("v2");
+            assert!(w.iter().all(|w| !w.file.contains("kmem")), "{w:?}");
         }
     }
 }

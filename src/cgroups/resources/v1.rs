@@ -10,8 +10,8 @@ use super::{Ctx, OnError, Plan, Probe, Result, Write, check_memory_common, check
 use super::{any_device, convert, cpuset, hugetlb, throttles, unsupported};
 
 /// Writes for the v1 hierarchies.
-pub fn v1_writes(r: &LinuxResources, probe: &dyn Probe, _ctx: Ctx) -> Result<Vec<Write>> {
-    check_memory_common(r)?;
+pub fn v1_writes(r: &LinuxResources, probe: &dyn Probe, ctx: Ctx) -> Result<Vec<Write>> {
+    check_memory_common(r, ctx)?;
     if r.unified().as_ref().is_some_and(|u| !u.is_empty()) {
         return Err(unsupported(
             "unified",
@@ -351,7 +351,6 @@ mod tests {
             (r#"{"rdma":{"mlx5_1":{"hcaHandles":1}}}"#, "rdma.mlx5_1"),
             (r#"{"blockIO":{"weight":500}}"#, "blockIO.weight"),
             (r#"{"memory":{"swappiness":200}}"#, "memory.swappiness"),
-            (r#"{"memory":{"kernelTCP":1}}"#, "memory.kernelTCP"),
             (
                 r#"{"memory":{"useHierarchy":false}}"#,
                 "memory.useHierarchy",

@@ -11,7 +11,7 @@ use super::{any_device, cpuset, hugetlb, throttles};
 
 /// Writes for a cgroup v2 directory.
 pub fn v2_writes(r: &LinuxResources, probe: &dyn Probe, ctx: Ctx) -> Result<Vec<Write>> {
-    check_memory_common(r)?;
+    check_memory_common(r, ctx)?;
     if r.network().is_some() {
         return Err(unsupported(
             "network",
@@ -418,7 +418,6 @@ mod tests {
                 "memory.disableOOMKiller",
             ),
             (r#"{"memory":{"swappiness":10}}"#, "memory.swappiness"),
-            (r#"{"memory":{"kernel":1000000}}"#, "memory.kernel"),
             (r#"{"cpu":{"realtimeRuntime":1000}}"#, "cpu.realtimeRuntime"),
             (r#"{"blockIO":{"leafWeight":100}}"#, "blockIO.leafWeight"),
             (
