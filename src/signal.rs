@@ -1,10 +1,12 @@
 //! Signal names as `kill` accepts them: `9`, `KILL` or `SIGKILL`, plus the
-//! real-time forms `RTMIN+3`/`SIGRTMAX-1`.
+//! real-time forms `RTMIN+3`/`SIGRTMAX-1`, and `0`.
 
 /// Parses a signal given by number or name; returns the signal number.
+/// `0` is accepted, as runc does: like kill(2) it sends nothing and only
+/// checks that the process is there.
 pub fn parse(s: &str) -> Result<i32, String> {
     if let Ok(n) = s.parse::<i32>() {
-        return if (1..=libc::SIGRTMAX()).contains(&n) {
+        return if (0..=libc::SIGRTMAX()).contains(&n) {
             Ok(n)
         } else {
             Err(format!("invalid signal number {n}"))
@@ -87,7 +89,8 @@ mod tests {
         assert_eq!(parse("SIGRTMIN+2"), Ok(libc::SIGRTMIN() + 2));
         assert_eq!(parse("RTMAX-1"), Ok(libc::SIGRTMAX() - 1));
         assert!(parse("SIGNOPE").is_err());
-        assert!(parse("0").is_err());
+        assert_eq!(parse("0"), Ok(0));
+        assert!(parse("-1").is_err());
         assert!(parse("65").is_err());
         assert!(parse("RTMAX+1").is_err());
     }

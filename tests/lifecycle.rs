@@ -66,6 +66,27 @@ fn full_life_cycle_through_every_state() {
 }
 
 #[test]
+fn kill_zero_checks_that_the_container_is_alive() {
+    // runc accepts signal 0: nothing is sent, the init must be there.
+    let f = Fixture::new("kill0", &["sleep", "1000"]);
+    f.create("c1");
+    let pid = f.state("c1")["pid"].as_i64().unwrap();
+    f.ok(&["kill", "c1", "0"]);
+    assert_eq!(f.status("c1"), "created");
+    f.ok(&["start", "c1"]);
+    f.ok(&["kill", "c1", "0"]);
+    f.ok(&["kill", "--all", "c1", "0"]);
+    assert_eq!(f.status("c1"), "running");
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    f.ok(&["kill", "c1", "KILL"]);
+    f.wait_status("c1", "stopped");
+    let err = f.fails(&["kill", "c1", "0"]);
+    assert!(err.contains("container not running"), "{err}");
+    f.ok(&["delete", "c1"]);
+    f.assert_clean();
+}
+
+#[test]
 fn stopped_as_soon_as_the_init_exits() {
     let f = Fixture::new("stopped", &["true"]);
     f.create("c1");

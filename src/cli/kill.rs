@@ -11,7 +11,8 @@ pub struct Args {
     pub all: bool,
     /// Container ID.
     pub id: String,
-    /// Signal: a number (9), a name (KILL) or SIGKILL.
+    /// Signal: a number (9), a name (KILL) or SIGKILL; 0 only checks that
+    /// the container is alive.
     #[arg(default_value = "SIGTERM")]
     pub signal: String,
 }
