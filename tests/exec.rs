@@ -187,6 +187,24 @@ fn user_capabilities_env_cwd_and_limits() {
     finish(f);
 }
 
+#[test]
+fn a_process_file_without_user_runs_as_root() {
+    // runc reads a missing `user` as uid 0, gid 0 (not the config's user).
+    let f = running("exec-nouser", |c| {
+        c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    });
+    let file = f.dir.path().join("process.json");
+    std::fs::write(
+        &file,
+        json!({"cwd": "/", "args": ["sh", "-c", "id -u; id -g; id -G"], "env": ["PATH=/bin"]})
+            .to_string(),
+    )
+    .unwrap();
+    let out = exec_ok(&f, &["--process", file.to_str().unwrap(), "c1"]);
+    assert_eq!(out, "0\n0\n0\n");
+    finish(f);
+}
+
 fn cap_line(out: &str, name: &str) -> u64 {
     let line = out
         .lines()

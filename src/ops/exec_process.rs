@@ -137,20 +137,25 @@ fn invalid(msg: impl Into<String>) -> OpsError {
     OpsError::Invalid(msg.into())
 }
 
-/// Parses a `process` object; errors name `source` and the JSON path.
+/// Parses a `process` object; errors name `source` and the JSON path. A
+/// missing (or null) `user` is uid 0, gid 0, as runc reads it.
 pub fn parse(source: &str, bytes: &[u8]) -> Result<Process, OpsError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let p: Process = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let mut v: Value =
+        serde_json::from_slice(bytes).map_err(|e| invalid(format!("{source}: {e}")))?;
+    if let Some(obj) = v.as_object_mut()
+        && obj.get("user").is_none_or(Value::is_null)
+    {
+        obj.insert("user".into(), json!({"uid": 0, "gid": 0}));
+    }
+    serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() || path == "." {
+        if path == "." {
             invalid(format!("{source}: {inner}"))
         } else {
             invalid(format!("{source}: {path}: {inner}"))
         }
-    })?;
-    de.end().map_err(|e| invalid(format!("{source}: {e}")))?;
-    Ok(p)
+    })
 }
 
 /// runc's `--cgroup` arguments: one `path` (every controller, or cgroup
@@ -289,6 +294,19 @@ mod tests {
         .to_string();
         assert!(e.starts_with("process.json: user.uid: invalid type"), "{e}");
         assert!(parse("process.json", b"{").is_err());
+        assert!(parse("process.json", br#"{"cwd":"/","args":["sh"]} x"#).is_err());
+        // Without `user` (or with null): root, as runc reads it.
+        for json in [
+            &br#"{"cwd":"/","args":["sh"]}"#[..],
+            br#"{"cwd":"/","args":["sh"],"user":null}"#,
+        ] {
+            let p = parse("process.json", json).expect("no user");
+            assert_eq!((p.user().uid(), p.user().gid()), (0, 0));
+        }
+        let e = parse("process.json", br#"{"cwd":"/","args":"sh"}"#)
+            .expect_err("bad args")
+            .to_string();
+        assert!(e.starts_with("process.json: args: invalid type"), "{e}");
     }
 
     #[test]
