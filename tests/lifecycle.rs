@@ -313,6 +313,44 @@ fn spec_version_and_features() {
     assert!(feat["linux"]["namespaces"].as_array().unwrap().len() == 8);
 }
 
+/// `spec` (and `spec --rootless`) write in `dir`; the parsed config.json.
+fn spec_in(dir: &std::path::Path, program: &std::path::Path, rootless: bool) -> Value {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut cmd = std::process::Command::new(program);
+    cmd.arg("spec").current_dir(dir);
+    if rootless {
+        cmd.arg("--rootless");
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", s(&out.stderr));
+    serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn spec_writes_what_runc_writes_on_this_host() {
+    // runc 1.1 adds the cgroup namespace only on a cgroup v2 host, keeps
+    // the cgroup mount in the rootless config and drops every uid=/gid=
+    // option there. The only difference kept: the hostname.
+    let f = Fixture::new("spec-runc", &["true"]);
+    let runc = std::path::Path::new("/usr/sbin/runc");
+    for rootless in [false, true] {
+        let tag = if rootless { "rootless" } else { "default" };
+        let mut ours = spec_in(&f.dir.path().join(tag), &common::berth_bin(), rootless);
+        let theirs = spec_in(&f.dir.path().join(format!("runc-{tag}")), runc, rootless);
+        assert_eq!(ours["hostname"], "berth");
+        assert_eq!(theirs["hostname"], "runc");
+        ours["hostname"] = theirs["hostname"].clone();
+        assert_eq!(
+            ours,
+            theirs,
+            "{tag}:\nberth: {}\nrunc:  {}",
+            serde_json::to_string(&ours).unwrap(),
+            serde_json::to_string(&theirs).unwrap()
+        );
+    }
+    f.assert_clean();
+}
+
 #[test]
 fn systemd_cgroup_is_refused_clearly() {
     let f = Fixture::new("systemd", &["true"]);

@@ -25,7 +25,8 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         nix::unistd::geteuid().as_raw(),
         nix::unistd::getegid().as_raw(),
     );
-    let value = crate::spec::template::default_config(a.rootless, uid, gid);
+    let mode = crate::cgroups::detect_mode();
+    let value = crate::spec::template::for_host(a.rootless, uid, gid, mode);
     let mut text = serde_json::to_string_pretty(&value)?;
     text.push('\n');
     std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;

@@ -1,9 +1,27 @@
-//! The configuration `berth spec` writes: the same defaults as `runc spec`.
+//! The configuration `berth spec` writes: the same as `runc spec` (1.1)
+//! writes on the same host, but for the hostname (`berth`, where runc
+//! writes `runc`).
 
 use serde_json::{Value, json};
 
-/// The default `config.json`, or the rootless variant that maps the calling
-/// user to root inside a new user namespace.
+use crate::cgroups::Mode;
+
+/// What `berth spec [--rootless]` writes on a host whose cgroups are
+/// mounted as `mode`: runc adds the cgroup namespace only on a cgroup v2
+/// (unified) host.
+pub fn for_host(rootless: bool, uid: u32, gid: u32, mode: Mode) -> Value {
+    let mut spec = default_config(rootless, uid, gid);
+    if mode != Mode::Unified
+        && let Some(ns) = spec["linux"]["namespaces"].as_array_mut()
+    {
+        ns.retain(|n| n["type"] != "cgroup");
+    }
+    spec
+}
+
+/// The default `config.json` as on a cgroup v2 host (with a cgroup
+/// namespace), or the rootless variant that maps the calling user to root
+/// inside a new user namespace.
 pub fn default_config(rootless: bool, uid: u32, gid: u32) -> Value {
     let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
     let mut spec = json!({
@@ -54,13 +72,13 @@ pub fn default_config(rootless: bool, uid: u32, gid: u32) -> Value {
     spec
 }
 
-/// Applies runc's rootless changes: a user namespace mapping the caller to
-/// root, no network namespace, sysfs bound from the host, no devpts gid
-/// option, no cgroup mount and no resources.
+/// Applies runc's rootless changes (`specconv.ToRootless`): a user
+/// namespace mapping the caller to root, no network namespace, sysfs bound
+/// from the host, no `uid=`/`gid=` mount options, and no resources.
 fn make_rootless(spec: &mut Value, uid: u32, gid: u32) {
     let linux = &mut spec["linux"];
     if let Some(ns) = linux["namespaces"].as_array_mut() {
-        ns.retain(|n| n["type"] != "network" && n["type"] != "cgroup");
+        ns.retain(|n| n["type"] != "network" && n["type"] != "user");
         ns.push(json!({"type": "user"}));
     }
     linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
@@ -69,15 +87,15 @@ fn make_rootless(spec: &mut Value, uid: u32, gid: u32) {
         obj.remove("resources");
     }
     if let Some(mounts) = spec["mounts"].as_array_mut() {
-        mounts.retain(|m| m["type"] != "cgroup");
         for m in mounts.iter_mut() {
-            if m["type"] == "sysfs" {
+            if m["destination"] == "/sys" {
                 *m = json!({"destination": "/sys", "type": "none", "source": "/sys",
                             "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
-            } else if m["type"] == "devpts"
-                && let Some(opts) = m["options"].as_array_mut()
-            {
-                opts.retain(|o| o != "gid=5");
+            } else if let Some(opts) = m.get_mut("options").and_then(Value::as_array_mut) {
+                opts.retain(|o| {
+                    o.as_str()
+                        .is_none_or(|o| !o.starts_with("uid=") && !o.starts_with("gid="))
+                });
             }
         }
     }
@@ -108,5 +126,41 @@ mod tests {
         assert_eq!(cfg.uid_mappings[0].host, 1000);
         assert!(!cfg.has_namespace(crate::spec::NsKind::Net));
         assert!(cfg.resources.is_none());
+        // As runc: the cgroup mount stays, devpts loses only its gid=.
+        assert_eq!(cfg.mounts.len(), 7);
+        let devpts = v["mounts"]
+            .as_array()
+            .expect("mounts")
+            .iter()
+            .find(|m| m["type"] == "devpts")
+            .expect("devpts");
+        assert!(!devpts["options"].to_string().contains("gid="), "{devpts}");
+        assert!(devpts["options"].to_string().contains("mode=0620"));
+    }
+
+    #[test]
+    fn the_cgroup_namespace_only_on_a_cgroup_v2_host() {
+        let has_cgroupns = |v: &Value| {
+            v["linux"]["namespaces"]
+                .as_array()
+                .expect("namespaces")
+                .iter()
+                .any(|n| n["type"] == "cgroup")
+        };
+        for rootless in [false, true] {
+            assert!(has_cgroupns(&for_host(rootless, 0, 0, Mode::Unified)));
+            assert!(!has_cgroupns(&for_host(rootless, 0, 0, Mode::Hybrid)));
+            assert!(!has_cgroupns(&for_host(rootless, 0, 0, Mode::Legacy)));
+        }
+        let order: Vec<Value> = for_host(true, 0, 0, Mode::Unified)["linux"]["namespaces"]
+            .as_array()
+            .expect("namespaces")
+            .iter()
+            .map(|n| n["type"].clone())
+            .collect();
+        assert_eq!(
+            order,
+            ["pid", "ipc", "uts", "mount", "cgroup", "user"].map(|s| json!(s))
+        );
     }
 }
