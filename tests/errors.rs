@@ -334,3 +334,67 @@ fn seccomp_filter_that_does_not_compile() {
         "linux.seccomp",
     );
 }
+
+/// Asserts `stderr` names `errno` exactly once (an error and its cause
+/// each carried it: `EACCES: Permission denied: EACCES: Permission denied`).
+fn errno_once(stderr: &str, errno: &str) {
+    assert_eq!(stderr.matches(errno).count(), 1, "{errno:?} once in: {stderr}");
+}
+
+#[test]
+fn an_errno_is_printed_once() {
+    // A state root berth cannot read: root's, 0700, berth run as nobody.
+    let f = Fixture::new("err-once", &["true"]);
+    let b = f.bundle.to_string_lossy().to_string();
+    let root = f.root.to_string_lossy().to_string();
+    std::fs::create_dir(&f.root).unwrap();
+    std::fs::set_permissions(
+        &f.root,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    for args in [
+        vec!["list"],
+        vec!["state", "c1"],
+        vec!["delete", "c1"],
+        vec!["create", "--bundle", &b, "c1"],
+    ] {
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(common::berth_bin())
+            .args(["--root", &root])
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = common::s(&out.stderr);
+        assert!(err.contains(&root), "{args:?}: {err}");
+        errno_once(&err, "Permission denied");
+    }
+    // As root: a namespace path, a console socket, a config that are not
+    // there.
+    f.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "network");
+        ns.push(json!({"type": "network", "path": "/nonexistent/ns"}));
+    });
+    let err = f.fails(&["create", "--bundle", &b, "c1"]);
+    assert!(err.contains("/nonexistent/ns"), "{err}");
+    errno_once(&err, "No such file or directory");
+    f.edit(|c| c["process"]["terminal"] = json!(true));
+    let err = f.fails(&[
+        "create",
+        "--console-socket",
+        "/nonexistent/sock",
+        "--bundle",
+        &b,
+        "c1",
+    ]);
+    errno_once(&err, "No such file or directory");
+    std::fs::remove_file(f.bundle.join("config.json")).unwrap();
+    let err = f.fails(&["create", "--bundle", &b, "c1"]);
+    assert!(err.contains("config.json"), "{err}");
+    errno_once(&err, "No such file or directory");
+    f.assert_clean();
+}

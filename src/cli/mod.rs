@@ -10,6 +10,7 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod report;
 mod resume;
 mod run;
 mod spec;
@@ -168,7 +169,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     match dispatch(&cli.global, command) {
         Ok(code) => code,
         Err(e) => {
-            let msg = format!("{prefix}{e:#}");
+            let msg = format!("{prefix}{}", report::render(&e));
             tracing::error!("{msg}");
             if !to_stderr {
                 eprintln!("{msg}");
