@@ -291,3 +291,87 @@ fn hooks_that_never_read_stdin_do_not_kill_berth() {
     f.ok(&["delete", "c1"]);
     f.assert_clean();
 }
+
+/// Three hooks named `<kind>-1..3`, each logging its start and its end
+/// into `log` with a pause between: run out of order or side by side,
+/// the lines would show it.
+fn numbered(kind: &str, log: &str) -> Value {
+    (1..=3)
+        .map(|n| {
+            let script = format!("echo \"$0 start\" >> {log}; sleep 0.2; echo \"$0 end\" >> {log}");
+            json!({"path": "/bin/sh", "args": ["sh", "-c", script, format!("{kind}-{n}")]})
+        })
+        .collect()
+}
+
+/// What `numbered` hooks of `kinds` write when each runs alone, in order.
+fn in_sequence(kinds: &[&str]) -> String {
+    let mut out = String::new();
+    for k in kinds {
+        for n in 1..=3 {
+            out.push_str(&format!("{k}-{n} start\n{k}-{n} end\n"));
+        }
+    }
+    out
+}
+
+#[test]
+fn hooks_of_each_kind_run_in_order_one_after_another() {
+    let f = Fixture::new("hooks-order", &["true"]);
+    let host = f.dir.path().join("seq");
+    let h = host.display().to_string();
+    f.edit(|c| {
+        c["root"]["readonly"] = json!(false);
+        c["hooks"] = json!({
+            "prestart": numbered("prestart", &h),
+            "createRuntime": numbered("createRuntime", &h),
+            "createContainer": numbered("createContainer", &h),
+            "startContainer": numbered("startContainer", "/seq"),
+            "poststart": numbered("poststart", &h),
+            "poststop": numbered("poststop", &h)
+        });
+    });
+    f.create("c1");
+    assert_eq!(
+        read(&host),
+        in_sequence(&["prestart", "createRuntime", "createContainer"])
+    );
+    f.ok(&["start", "c1"]);
+    assert_eq!(read(&f.rootfs().join("seq")), in_sequence(&["startContainer"]));
+    f.wait_status("c1", "stopped");
+    f.ok(&["delete", "c1"]);
+    assert_eq!(
+        read(&host),
+        in_sequence(&[
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "poststart",
+            "poststop"
+        ])
+    );
+    // The same through `run` (which deletes the container at the end),
+    // with timeouts (a pidfd wait per hook).
+    std::fs::remove_file(&host).unwrap();
+    std::fs::remove_file(f.rootfs().join("seq")).unwrap();
+    f.edit(|c| {
+        for hooks in c["hooks"].as_object_mut().unwrap().values_mut() {
+            for hook in hooks.as_array_mut().unwrap() {
+                hook["timeout"] = json!(30);
+            }
+        }
+    });
+    assert_eq!(f.output("c2"), "");
+    assert_eq!(read(&f.rootfs().join("seq")), in_sequence(&["startContainer"]));
+    assert_eq!(
+        read(&host),
+        in_sequence(&[
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "poststart",
+            "poststop"
+        ])
+    );
+    f.assert_clean();
+}
