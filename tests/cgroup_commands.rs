@@ -130,9 +130,30 @@ fn kernel_memory_warnings(stderr: &str) -> usize {
         .count()
 }
 
-/// What `docker update` (Docker 20.10) sends through containerd's shim:
-/// `"kernel": 0` in every update, with the limits asked for.
-const DOCKER_UPDATE: &str = r#"{"blockIO":{},"cpu":{"cpus":"0","mems":"","period":100000,"quota":150000},"memory":{"limit":201326592,"kernel":0,"kernelTCP":0},"pids":{"limit":42}}"#;
+/// What `docker update --memory 192m --memory-swap 384m --cpus 1.5
+/// --pids-limit 42 --cpuset-cpus 0` (Docker 20.10) sends through
+/// containerd's shim, captured from a real one (the cpuset added in its
+/// place): `"kernel": 0` in every update, zeros for what is not changed.
+const DOCKER_UPDATE: &str = r#"{"memory":{"limit":201326592,"reservation":0,"swap":402653184,"kernel":0},"cpu":{"shares":0,"quota":150000,"period":100000,"cpus":"0"},"pids":{"limit":42},"blockIO":{"weight":0}}"#;
+
+/// `docker update --restart always` sends this: it must change nothing.
+const DOCKER_RESTART_ONLY: &str = r#"{"memory":{"limit":0,"reservation":0,"kernel":0},"cpu":{"shares":0,"quota":0,"period":0},"blockIO":{"weight":0}}"#;
+
+/// `berth update --resources - c1` with `json` on stdin: the stderr.
+fn update_from_stdin(f: &Fixture, json: &str) -> String {
+    let mut child = f
+        .cmd()
+        .args(["update", "--resources", "-", "c1"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(json.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = s(&out.stderr);
+    assert!(out.status.success(), "{json}: {err}");
+    err
+}
 
 #[test]
 fn kernel_memory_is_ignored_and_docker_update_works() {
@@ -151,22 +172,24 @@ fn kernel_memory_is_ignored_and_docker_update_works() {
     assert_eq!(limits(&f).0, "67108864");
     // Docker's update JSON on stdin: succeeds, quietly (kernel is 0), and
     // every limit it names is live.
-    let mut child = f
-        .cmd()
-        .args(["update", "--resources", "-", "c1"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(DOCKER_UPDATE.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let err = s(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let err = update_from_stdin(&f, DOCKER_UPDATE);
+    assert_eq!(kernel_memory_warnings(&err), 0, "{err}");
+    assert_eq!(
+        limits(&f),
+        ("201326592".into(), "150000 100000".into(), "42".into())
+    );
+    // Memory+swap 384m: v1 memsw, v2 swap.max = swap - limit (where the
+    // kernel accounts swap).
+    let (file, want) = if unified() {
+        ("memory.swap.max", "201326592")
+    } else {
+        ("memory.memsw.limit_in_bytes", "402653184")
+    };
+    if host_dir(&f, "memory").join(file).exists() {
+        assert_eq!(host_read(&f, "memory", file), want);
+    }
+    // A restart-policy-only update: nothing changes.
+    let err = update_from_stdin(&f, DOCKER_RESTART_ONLY);
     assert_eq!(kernel_memory_warnings(&err), 0, "{err}");
     assert_eq!(
         limits(&f),
