@@ -1,7 +1,7 @@
 //! Translating `linux.seccomp` into a BPF program with libseccomp.
 //!
 //! The program is compiled by the parent before `clone3` and loaded by the
-//! init with `seccomp(2)` as the last step before `execve` (see
+//! init with `seccomp(2)` where [`load_point`] says (see
 //! [`crate::sys::seccomp`]). Unknown syscall names are skipped, as runc does.
 
 use std::io::Read;
@@ -55,9 +55,13 @@ pub enum LoadPoint {
     /// Right after the user switch, while berth is still there: the
     /// notification listener's descriptor must reach it.
     AfterIdentity,
-    /// Last, right before `execve`, so that the filter sees only the
-    /// container's own calls.
-    BeforeExec,
+    /// As late as possible. In the init: once the gate opens (the
+    /// `exec.fifo` byte, or `Start` for `run`), before the startContainer
+    /// hooks, which run under the container's filter as with runc; after
+    /// it berth only spawns those hooks, writes the LSM exec labels, resets
+    /// signals, closes descriptors and execs. In `exec`: right before
+    /// `execve`.
+    Last,
 }
 
 /// Where a filter with (or without) a notification listener is loaded for
@@ -72,7 +76,7 @@ pub fn load_point(
     } else if notify {
         LoadPoint::AfterIdentity
     } else {
-        LoadPoint::BeforeExec
+        LoadPoint::Last
     }
 }
 
@@ -316,9 +320,9 @@ mod tests {
         // runc's default: no no_new_privs, no CAP_SYS_ADMIN.
         assert_eq!(load_point(false, false, &none), LoadPoint::BeforeIdentity);
         assert_eq!(load_point(true, false, &none), LoadPoint::BeforeIdentity);
-        assert_eq!(load_point(false, true, &none), LoadPoint::BeforeExec);
+        assert_eq!(load_point(false, true, &none), LoadPoint::Last);
         assert_eq!(load_point(true, true, &none), LoadPoint::AfterIdentity);
-        assert_eq!(load_point(false, false, &admin), LoadPoint::BeforeExec);
+        assert_eq!(load_point(false, false, &admin), LoadPoint::Last);
         assert_eq!(load_point(true, false, &admin), LoadPoint::AfterIdentity);
     }
 

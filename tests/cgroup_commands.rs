@@ -148,7 +148,12 @@ fn update_from_stdin(f: &Fixture, json: &str) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(json.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(json.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let err = s(&out.stderr);
     assert!(out.status.success(), "{json}: {err}");
@@ -210,7 +215,10 @@ fn kernel_memory_is_ignored_and_docker_update_works() {
     let err = s(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert_eq!(kernel_memory_warnings(&err), 1, "{err}");
-    assert!(err.contains("memory.kernel, linux.resources.memory.kernelTCP"), "{err}");
+    assert!(
+        err.contains("memory.kernel, linux.resources.memory.kernelTCP"),
+        "{err}"
+    );
     assert_eq!(limits(&f).0, "100663296");
     f.ok(&["delete", "--force", "c1"]);
     f.assert_clean();

@@ -338,7 +338,11 @@ fn seccomp_filter_that_does_not_compile() {
 /// Asserts `stderr` names `errno` exactly once (an error and its cause
 /// each carried it: `EACCES: Permission denied: EACCES: Permission denied`).
 fn errno_once(stderr: &str, errno: &str) {
-    assert_eq!(stderr.matches(errno).count(), 1, "{errno:?} once in: {stderr}");
+    assert_eq!(
+        stderr.matches(errno).count(),
+        1,
+        "{errno:?} once in: {stderr}"
+    );
 }
 
 #[test]
@@ -348,11 +352,7 @@ fn an_errno_is_printed_once() {
     let b = f.bundle.to_string_lossy().to_string();
     let root = f.root.to_string_lossy().to_string();
     std::fs::create_dir(&f.root).unwrap();
-    std::fs::set_permissions(
-        &f.root,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
+    std::fs::set_permissions(&f.root, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     for args in [
         vec!["list"],
         vec!["state", "c1"],

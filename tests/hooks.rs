@@ -337,7 +337,10 @@ fn hooks_of_each_kind_run_in_order_one_after_another() {
         in_sequence(&["prestart", "createRuntime", "createContainer"])
     );
     f.ok(&["start", "c1"]);
-    assert_eq!(read(&f.rootfs().join("seq")), in_sequence(&["startContainer"]));
+    assert_eq!(
+        read(&f.rootfs().join("seq")),
+        in_sequence(&["startContainer"])
+    );
     f.wait_status("c1", "stopped");
     f.ok(&["delete", "c1"]);
     assert_eq!(
@@ -362,7 +365,10 @@ fn hooks_of_each_kind_run_in_order_one_after_another() {
         }
     });
     assert_eq!(f.output("c2"), "");
-    assert_eq!(read(&f.rootfs().join("seq")), in_sequence(&["startContainer"]));
+    assert_eq!(
+        read(&f.rootfs().join("seq")),
+        in_sequence(&["startContainer"])
+    );
     assert_eq!(
         read(&host),
         in_sequence(&[

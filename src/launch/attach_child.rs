@@ -64,6 +64,9 @@ pub(super) fn run(ctx: ChildCtx<'_>) -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
+    // The failure may come after the signals were reset: a parent gone
+    // must not turn the report into a SIGPIPE death.
+    sys::process::ignore_sigpipe();
     let _ = ctx
         .chan
         .send_to_parent(&FromInit::Error(err.to_string()), None);
@@ -134,7 +137,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
     nix::sys::prctl::set_pdeathsig(None).map_err(sys_err("clear parent death signal"))?;
     ctx.chan.send_to_parent(&FromInit::Ready, None)?;
     ctx.chan.expect_from_parent(ToInit::Start)?;
-    exec_program(ctx, &exec, load_at == Some(LoadPoint::BeforeExec))
+    exec_program(ctx, &exec, load_at == Some(LoadPoint::Last))
 }
 
 /// Loads the container's filter and, with a listener, hands its

@@ -10,8 +10,9 @@
 //! 4. root filesystem: propagation, mounts, devices; hooks; `pivot_root`;
 //! 5. console, masked and read-only paths, hostname;
 //! 6. process attributes, rlimits, user, capabilities, the program's path;
-//! 7. `Ready`, `Committed`, the gate, startContainer hooks;
-//! 8. close descriptors, reset signals, seccomp, `execve`.
+//! 7. `Ready`, `Committed`, the gate, seccomp (unless loaded in step 6),
+//!    startContainer hooks;
+//! 8. reset signals, close descriptors, `execve`.
 
 use std::cell::Cell;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -93,6 +94,9 @@ pub(super) fn run(ctx: InitCtx<'_>) -> ! {
 /// Tells whoever waits on the init why it failed: the parent over the
 /// socket (`create`, `run`), and after the gate `start` through the FIFO.
 fn report(ctx: &InitCtx<'_>, msg: &str) {
+    // The signals may be reset by now: a reader gone must not turn the
+    // report into a SIGPIPE death.
+    sys::process::ignore_sigpipe();
     if ctx.past_gate.get()
         && let Some(w) = &ctx.gate_report
     {
@@ -189,7 +193,9 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
         exec::prepare(process, config.seccomp.as_ref()).map_err(InitError::Msg)?;
 
     identity::apply_rlimits(process)?;
-    // Seccomp goes last, right before execve, unless it cannot (see
+    // Seccomp is loaded as late as it can be: once the gate opens, before
+    // the startContainer hooks; earlier when loading needs a privilege the
+    // user switch drops, or a listener must get its descriptor (see
     // `seccomp::LoadPoint`).
     let load_at =
         ctx.req.seccomp.as_ref().map(|s| {
@@ -216,9 +222,12 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     let _ = sys::mem::release_code();
     wait_at_gate(ctx)?;
     ctx.past_gate.set(true);
+    if load_at == Some(LoadPoint::Last) {
+        load_seccomp(ctx)?;
+    }
     start_container_hooks(ctx, &env)?;
     labels.apply()?;
-    exec_program(ctx, &exec, load_at == Some(LoadPoint::BeforeExec))
+    exec_program(ctx, &exec)
 }
 
 /// The startContainer hooks, in the container; as in runc, a hook without
@@ -367,7 +376,6 @@ fn wait_at_gate(ctx: &InitCtx<'_>) -> Result<(), InitError> {
 fn exec_program(
     ctx: &InitCtx<'_>,
     exec: &PreparedExec,
-    load_seccomp: bool,
 ) -> Result<std::convert::Infallible, InitError> {
     sys::process::reset_signals().map_err(sys_err("reset signals"))?;
     // The sync socket and the gate stay open (close-on-exec): whoever waits
@@ -385,18 +393,13 @@ fn exec_program(
     .collect();
     sys::fd::close_from_except(3 + ctx.req.preserve_fds, &keep)
         .map_err(sys_err("close descriptors"))?;
-    if load_seccomp
-        && let Some(s) = ctx.req.seccomp.as_ref()
-        && let Err(e) = sys::seccomp::load(&s.program, s.flags)
-    {
-        report_after_close(ctx, &format!("seccomp: load filter: {e}"));
-    }
     let e = exec.exec();
     report_after_close(ctx, &format!("exec {:?}: {}", exec.path(), e.desc()));
 }
 
 /// After `close_from`: the error goes to the container's stderr too.
 fn report_after_close(ctx: &InitCtx<'_>, msg: &str) -> ! {
+    sys::process::ignore_sigpipe();
     let line = format!("berth: {msg}\n");
     let _ = nix::unistd::write(sys::fd::stdio(2), line.as_bytes());
     report(ctx, msg);

@@ -21,12 +21,16 @@
 //!   pid file, state.json
 //!   Committed ──────────────────────────▶
 //!   Start ──────────────────────────────▶               only for `run` (else the exec.fifo gate)
-//!                                          startContainer hooks, seccomp, execve
+//!                                          seccomp (if not loaded earlier),
+//!                                          startContainer hooks, execve
 //!                              ◀─────────  EOF at execve (the socket is close-on-exec),
 //!                                          or Error after the gate (`run` waits for either)
 //! ```
 //! At any point the init may send `Error(message)` and exit instead.
-//! [`Expect`] checks this order on the parent's side.
+//! [`Expect`] checks this order on the parent's side. The init's side
+//! reads and writes with `read`/`write` (`sendmsg` only for `Seccomp`'s
+//! descriptor), as runc's init does on its pipe: see
+//! [`Channel::send_to_parent`].
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -179,13 +183,30 @@ impl Channel {
         Ok((buf, fd))
     }
 
-    /// Init side: sends a message (with the seccomp fd for `Seccomp`).
+    /// Init side: sends a message (with the seccomp fd for `Seccomp`, the
+    /// one message that needs `sendmsg`). The others are a plain `write`,
+    /// as is everything the init reads: once the container's seccomp
+    /// filter is loaded, the init makes no call runc's init does not make
+    /// (runc's init talks over a pipe with `read`/`write`), so a profile
+    /// that allows `read`/`write` but not `sendto`/`recvmsg` still starts.
+    /// A `SOCK_SEQPACKET` socket keeps message boundaries with both.
     pub fn send_to_parent(
         &self,
         msg: &FromInit,
         fd: Option<BorrowedFd<'_>>,
     ) -> Result<(), ChannelError> {
-        self.send_bytes(&msg.encode(), fd)
+        let b = msg.encode();
+        if fd.is_some() {
+            return self.send_bytes(&b, fd);
+        }
+        loop {
+            match nix::unistd::write(&self.fd, &b) {
+                Err(sys::Errno::EINTR) => continue,
+                Ok(n) if n == b.len() => return Ok(()),
+                Ok(_) => return Err(ChannelError::Io(sys::Errno::EMSGSIZE)),
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Parent side: receives one message and the descriptor it carried.
@@ -200,9 +221,20 @@ impl Channel {
         self.send_bytes(&[msg.encode()], None)
     }
 
-    /// Init side: waits for `want`; any other message is a protocol error.
+    /// Init side: waits for `want` (with `read`, see [`Self::send_to_parent`]);
+    /// any other message is a protocol error.
     pub fn expect_from_parent(&self, want: ToInit) -> Result<(), ChannelError> {
-        let (b, _) = self.recv_bytes()?;
+        let mut buf = [0u8; 16];
+        let n = loop {
+            match nix::unistd::read(&self.fd, &mut buf) {
+                Err(sys::Errno::EINTR) => continue,
+                other => break other?,
+            }
+        };
+        if n == 0 {
+            return Err(ChannelError::Closed);
+        }
+        let b = buf[..n].to_vec();
         match b.first().copied().and_then(ToInit::decode) {
             Some(m) if m == want => Ok(()),
             Some(m) => Err(ChannelError::OutOfOrder {
@@ -383,6 +415,18 @@ mod tests {
         let (m, fd) = parent.recv_from_init().expect("recv");
         assert_eq!(m, FromInit::Seccomp);
         assert!(fd.is_some());
+        // The init reads with plain read(2): messages keep their
+        // boundaries, one per call.
+        parent.send_to_init(ToInit::Committed).expect("send");
+        parent.send_to_init(ToInit::Start).expect("send");
+        init.expect_from_parent(ToInit::Committed).expect("first");
+        init.expect_from_parent(ToInit::Start).expect("second");
+        init.send_to_parent(&FromInit::Error("x".repeat(300)), None)
+            .expect("write");
+        assert_eq!(
+            parent.recv_from_init().expect("recv").0,
+            FromInit::Error("x".repeat(300))
+        );
         parent.send_to_init(ToInit::Committed).expect("send");
         assert!(init.expect_from_parent(ToInit::Start).is_err());
         drop(parent);

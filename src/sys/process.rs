@@ -75,6 +75,13 @@ pub fn reset_signals() -> Result<()> {
     Ok(())
 }
 
+/// Ignores SIGPIPE again (after [`reset_signals`]), so a write to a
+/// closed pipe or socket fails with EPIPE instead of killing the caller.
+pub fn ignore_sigpipe() {
+    // SAFETY: installs SIG_IGN, which needs no handler memory.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
 /// Sets the NIS domain name of the current UTS namespace.
 pub fn set_domainname(name: &str) -> Result<()> {
     // SAFETY: the pointer and length describe `name`'s bytes.
