@@ -58,9 +58,8 @@ pub enum LoadPoint {
     /// As late as possible. In the init: once the gate opens (the
     /// `exec.fifo` byte, or `Start` for `run`), before the startContainer
     /// hooks, which run under the container's filter as with runc; after
-    /// it berth only spawns those hooks, writes the LSM exec labels, resets
-    /// signals, closes descriptors and execs. In `exec`: right before
-    /// `execve`.
+    /// it berth only spawns those hooks, writes the LSM exec labels,
+    /// closes descriptors and execs. In `exec`: right before `execve`.
     Last,
 }
 

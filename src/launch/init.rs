@@ -10,9 +10,9 @@
 //! 4. root filesystem: propagation, mounts, devices; hooks; `pivot_root`;
 //! 5. console, masked and read-only paths, hostname;
 //! 6. process attributes, rlimits, user, capabilities, the program's path;
-//! 7. `Ready`, `Committed`, the gate, seccomp (unless loaded in step 6),
-//!    startContainer hooks;
-//! 8. reset signals, close descriptors, `execve`.
+//! 7. `Ready`, `Committed`, the gate, signals reset, seccomp (unless
+//!    loaded in step 6), startContainer hooks;
+//! 8. close descriptors, `execve`.
 
 use std::cell::Cell;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -222,6 +222,9 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     let _ = sys::mem::release_code();
     wait_at_gate(ctx)?;
     ctx.past_gate.set(true);
+    // The signal state the program starts with, set before a late filter
+    // (which may refuse rt_sigaction) and kept through the hooks.
+    sys::process::reset_signals().map_err(sys_err("reset signals"))?;
     if load_at == Some(LoadPoint::Last) {
         load_seccomp(ctx)?;
     }
@@ -377,7 +380,6 @@ fn exec_program(
     ctx: &InitCtx<'_>,
     exec: &PreparedExec,
 ) -> Result<std::convert::Infallible, InitError> {
-    sys::process::reset_signals().map_err(sys_err("reset signals"))?;
     // The sync socket and the gate stay open (close-on-exec): whoever waits
     // for the start sees them close at `execve`, or gets the error below.
     // The sealed exec stub stays too: it is what gets exec'd.
