@@ -1,12 +1,16 @@
 //! Seccomp as runc applies it, proven from inside the container: an
 //! allowlist runc's init starts under is enough for berth's init (`run`
 //! and `exec`, with and without noNewPrivileges), and startContainer hooks
-//! run under the container's filter.
+//! run under the container's filter; system calls newer than a profile get
+//! ENOSYS (Docker's default profile, compared with runc), and the native
+//! architecture is filtered whatever the profile lists.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use common::{Fixture, s};
+use std::process::{Command, Stdio};
+
+use common::{Fixture, TIMEOUT, s, wait_timeout};
 use serde_json::{Value, json};
 
 /// The allowlist of issue 10: `sh -c 'echo alive'` starts under it with
@@ -193,4 +197,104 @@ fn start_container_hooks_run_under_the_containers_filter() {
         err.contains("startContainer hook #0 (/bin/mkdir): killed by signal 31"),
         "{err}"
     );
+}
+
+/// Docker 20.10's default seccomp profile, as dockerd sent it to the
+/// runtime for `docker run busybox` (captured, unmodified).
+fn docker_profile() -> Value {
+    let c: Value = serde_json::from_str(include_str!("data/docker/config.json")).unwrap();
+    c["linux"]["seccomp"].clone()
+}
+
+/// Runs the fixture's bundle with runc 1.1 (its own state root and
+/// cgroup); returns its stdout.
+fn runc_output(f: &Fixture, id: &str) -> String {
+    f.separate_cgroup("runc");
+    let root = f.dir.path().join("runc-state");
+    let out = tempfile::tempfile().unwrap();
+    let err = tempfile::tempfile().unwrap();
+    let mut child = Command::new("runc")
+        .arg("--root")
+        .arg(&root)
+        .args(["run", "--bundle"])
+        .arg(&f.bundle)
+        .arg(id)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap())
+        .spawn()
+        .expect("runc (apt-get install runc)");
+    let st = wait_timeout(&mut child, TIMEOUT);
+    let _ = Command::new("runc")
+        .arg("--root")
+        .arg(&root)
+        .args(["delete", "--force", id])
+        .output();
+    let read = |f: std::fs::File| {
+        use std::io::{Read, Seek};
+        let mut f = f;
+        let mut v = Vec::new();
+        f.rewind().unwrap();
+        f.read_to_end(&mut v).unwrap();
+        s(&v)
+    };
+    assert!(
+        st.is_some_and(|st| st.success()),
+        "runc run: {st:?}\nstderr: {}",
+        read(err)
+    );
+    read(out)
+}
+
+#[test]
+fn calls_newer_than_dockers_profile_get_enosys_as_with_runc() {
+    // x86_64: fchmodat2 (452), statmount (457), mseal (462) and 999 are
+    // above the profile's largest call (futex_waitv, 449): ENOSYS, as glibc
+    // 2.39 needs to fall back from fchmodat2. Below it the profile decides:
+    // quotactl_fd (443, not named) the default EPERM, mkdir allowed
+    // (EFAULT on a null path). i386 the same, through int $0x80: mount
+    // (21) refused, getpid (20) allowed.
+    let script = "for n in 452 457 462 999 443 83; do probe syscall $n; done; \
+                  for n in 452 999 21; do probe i386-syscall $n; done; \
+                  probe i386-syscall 20 | grep -c ret=";
+    let want = "errno=38\nerrno=38\nerrno=38\nerrno=38\nerrno=1\nerrno=14\n\
+                errno=38\nerrno=38\nerrno=1\n1\n";
+    let f = Fixture::new("scc-docker", &["sh", "-c", script]);
+    f.install_probe();
+    f.edit(|c| c["linux"]["seccomp"] = docker_profile());
+    assert_eq!(f.output("c1"), want, "berth");
+    assert_eq!(runc_output(&f, "c2"), want, "runc");
+    f.assert_clean();
+}
+
+#[test]
+fn the_native_architecture_is_filtered_whatever_the_profile_lists() {
+    // Only i386 and x32 listed: x86_64 calls are filtered all the same
+    // (libseccomp's filter always holds the native architecture): rmdir is
+    // refused, and a call above the profile's largest gets ENOSYS, as with
+    // runc 1.1.15 and later (opencontainers/runc#4391, "always include
+    // native architecture in stub"; the runc 1.1.5 of Debian 12 predates
+    // it and gives the default EPERM there).
+    let mut names: Vec<&str> = ALLOWLIST.to_vec();
+    names.push("mkdir");
+    let script = "probe syscall 84; probe syscall 83; probe syscall 999; probe i386-syscall 999";
+    let want = "errno=1\nerrno=14\nerrno=38\nerrno=38\n";
+    let f = Fixture::new("scc-native", &["sh", "-c", script]);
+    f.install_probe();
+    f.edit(|c| {
+        c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ERRNO",
+            "architectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]});
+    });
+    assert_eq!(f.output("c1"), want, "berth");
+    let runc = runc_output(&f, "c2");
+    let lines: Vec<&str> = runc.lines().collect();
+    assert!(
+        matches!(
+            lines[..],
+            ["errno=1", "errno=14", "errno=1" | "errno=38", "errno=38"]
+        ),
+        "runc: {runc}"
+    );
+    f.assert_clean();
 }

@@ -32,6 +32,21 @@ impl Program {
         Some(Self { insns })
     }
 
+    /// The program with `prefix` in front: `prefix` falls through to the
+    /// first instruction of `self` (the seccomp ENOSYS stub).
+    pub fn with_prefix(mut self, mut prefix: Vec<libc::sock_filter>) -> Self {
+        if !prefix.is_empty() {
+            prefix.append(&mut self.insns);
+            self.insns = prefix;
+        }
+        self
+    }
+
+    /// The instructions.
+    pub fn insns(&self) -> &[libc::sock_filter] {
+        &self.insns
+    }
+
     /// Number of instructions.
     pub fn len(&self) -> usize {
         self.insns.len()

@@ -72,6 +72,17 @@ int main(int argc, char **argv) {
             printf("errno=%ld\n", -ret);
         else
             printf("pid=%ld\n", ret);
+    } else if (!strcmp(argv[1], "i386-syscall") && argc > 2) {
+        /* Call number argv[2] of the i386 table, through int $0x80. */
+        long ret;
+        __asm__ volatile("int $0x80"
+                         : "=a"(ret)
+                         : "a"(atol(argv[2])), "b"(0L), "c"(0L), "d"(0L)
+                         : "memory");
+        if (ret < 0)
+            printf("errno=%ld\n", -ret);
+        else
+            printf("ret=%ld\n", ret);
     } else if (!strcmp(argv[1], "thread-getcpu")) {
         /* getcpu from a second thread; busybox never makes this call. */
         pthread_t t;
