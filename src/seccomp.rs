@@ -284,15 +284,16 @@ fn add_rules(
 }
 
 /// Whether unknown calls get ENOSYS from the stub: only when the default
-/// action denies, and does not already say ENOSYS (runc's rule; a tracer
-/// handles new calls itself, so TRACE counts as allowing).
+/// action denies and `defaultErrnoRet` is not already ENOSYS (runc's rule,
+/// which looks at `defaultErrnoRet` whatever the action; a tracer handles
+/// new calls itself, so TRACE counts as allowing).
 pub fn wants_enosys_stub(s: &LinuxSeccomp) -> bool {
     use LinuxSeccompAction as A;
-    match s.default_action() {
-        A::ScmpActAllow | A::ScmpActLog | A::ScmpActTrace => false,
-        A::ScmpActErrno => s.default_errno_ret() != Some(libc::ENOSYS as u32),
-        _ => true,
-    }
+    s.default_errno_ret() != Some(libc::ENOSYS as u32)
+        && !matches!(
+            s.default_action(),
+            A::ScmpActAllow | A::ScmpActLog | A::ScmpActTrace
+        )
 }
 
 /// The stub's instructions for `s` on a filter of `archs` and the native
@@ -469,6 +470,25 @@ mod tests {
         assert_eq!(outcome(&c, X86_64, 999), enosys::RET_ENOSYS);
         assert_eq!(outcome(&c, I386, 20), ALLOW);
         assert_eq!(outcome(&c, I386, 999), enosys::RET_ENOSYS);
+        // The same with one foreign architecture, or none listed.
+        for archs in [r#"["SCMP_ARCH_X32"]"#, r#"["SCMP_ARCH_AARCH64"]"#, "[]"] {
+            let s = seccomp(&format!(
+                r#"{{"defaultAction":"SCMP_ACT_ERRNO","architectures":{archs},
+                "syscalls":[{{"names":["mkdir","getpid","exit_group"],"action":"SCMP_ACT_ALLOW"}}]}}"#
+            ));
+            let c = compile(&s).expect("compiles");
+            assert_eq!(
+                outcome(&c, X86_64, libc::SYS_mkdir as u32),
+                ALLOW,
+                "{archs}"
+            );
+            assert_eq!(
+                outcome(&c, X86_64, libc::SYS_rmdir as u32),
+                EPERM,
+                "{archs}"
+            );
+            assert_eq!(outcome(&c, X86_64, 999), enosys::RET_ENOSYS, "{archs}");
+        }
     }
 
     #[test]
@@ -481,6 +501,7 @@ mod tests {
             ("SCMP_ACT_ERRNO", Some(1), true),
             ("SCMP_ACT_ERRNO", None, true),
             ("SCMP_ACT_KILL", None, true),
+            ("SCMP_ACT_KILL", Some(38), false),
             ("SCMP_ACT_KILL_PROCESS", None, true),
             ("SCMP_ACT_TRAP", None, true),
         ] {
@@ -495,7 +516,7 @@ mod tests {
             let got = outcome(&c, X86_64, 999);
             assert_eq!(
                 got == enosys::RET_ENOSYS,
-                stub || errno == Some(38),
+                stub || (default == "SCMP_ACT_ERRNO" && errno == Some(38)),
                 "{default}"
             );
         }

@@ -7,8 +7,8 @@
 //!
 //! The rules, runc's (1.1.15 and later):
 //! - only when the default action denies: not for `ALLOW`, `LOG` or
-//!   `TRACE` (a tracer handles new calls itself), and not when the default
-//!   is already `ERRNO(ENOSYS)`;
+//!   `TRACE` (a tracer handles new calls itself), and not when
+//!   `defaultErrnoRet` is already `ENOSYS`;
 //! - per architecture of the filter (those listed, plus the native one,
 //!   which libseccomp always adds): a call numbered above the largest one
 //!   the profile names for that architecture (in any rule, whatever its
