@@ -262,7 +262,7 @@ fn sysctl_the_kernel_refuses() {
     refused(
         "err-sysctl-value",
         |c| c["linux"]["sysctl"] = json!({"kernel.shmmni": "not-a-number"}),
-        "linux.sysctl.kernel.shmmni",
+        r#"linux.sysctl[\"kernel.shmmni\"]"#,
     );
 }
 

@@ -315,7 +315,9 @@ fn write_sysctls(config: &Config, proc: &HostProc) -> Result<(), InitError> {
         proc.open_file(&rel, nix::fcntl::OFlag::O_WRONLY)
             .map_err(std::io::Error::from)
             .and_then(|mut f| f.write_all(value.as_bytes()))
-            .map_err(|e| InitError::Msg(format!("linux.sysctl.{name}: write /proc/{rel}: {e}")))?;
+            .map_err(|e| {
+                InitError::Msg(format!("linux.sysctl[{name:?}]: write /proc/{rel}: {e}"))
+            })?;
     }
     Ok(())
 }

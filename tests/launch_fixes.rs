@@ -1,0 +1,94 @@
+//! Launch-path behaviours real callers rely on (issue 10): each test
+//! looks inside the container or at the host.
+
+mod common;
+
+use common::Fixture;
+use serde_json::{Value, json};
+
+/// Replaces (or adds) the `kind` namespace entry with one joining `path`.
+fn join_namespace(c: &mut Value, kind: &str, path: &str) {
+    let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.retain(|n| n["type"] != kind);
+    ns.push(json!({"type": kind, "path": path}));
+}
+
+fn read_sysctl(name: &str) -> String {
+    let path = format!("/proc/sys/{}", name.replace('.', "/"));
+    std::fs::read_to_string(path).unwrap().trim().to_string()
+}
+
+/// Creates a container joining the host's `kind` namespace (as Docker's
+/// `--network host`, `--ipc host`, `--uts host` do) with sysctl `name` set
+/// to `value`: refused naming the field, and the host's value unchanged
+/// (restored here if a regression wrote it).
+fn host_sysctl_refused(kind: &str, nsfile: &str, name: &str, value: &str, what: &str) {
+    let before = read_sysctl(name);
+    let f = Fixture::new(&format!("sysctl-host{nsfile}"), &["true"]);
+    f.edit(|c| {
+        join_namespace(
+            c,
+            kind,
+            &format!("/proc/{}/ns/{nsfile}", std::process::id()),
+        );
+        c["linux"]["sysctl"] = json!({ name: value });
+    });
+    let b = f.bundle.to_string_lossy().to_string();
+    let out = f.berth(&["create", "--bundle", &b, "c1"]);
+    let after = read_sysctl(name);
+    if after != before {
+        std::fs::write(format!("/proc/sys/{}", name.replace('.', "/")), &before).unwrap();
+    }
+    assert_eq!(after, before, "the host's {name} was written");
+    let err = common::s(&out.stderr).replace("\\\"", "\"");
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let want =
+        format!("linux.sysctl[\"{name}\"]: sysctl \"{name}\" not allowed in host {what} namespace");
+    assert!(err.contains(&want), "expected {want:?} in: {err}");
+    f.assert_clean();
+}
+
+/// A sysctl is never written into a namespace the container shares with
+/// the host, whichever entry says so.
+#[test]
+fn sysctl_in_a_namespace_shared_with_the_host_is_refused() {
+    // Per-namespace values harmless to change for a moment.
+    let probes = read_sysctl("net.ipv4.tcp_keepalive_probes");
+    let other = (probes.parse::<u32>().unwrap() % 100 + 1).to_string();
+    host_sysctl_refused(
+        "network",
+        "net",
+        "net.ipv4.tcp_keepalive_probes",
+        &other,
+        "network",
+    );
+    host_sysctl_refused(
+        "network",
+        "net",
+        "net.ipv4.ip_forward",
+        &read_sysctl("net.ipv4.ip_forward"),
+        "network",
+    );
+    let shmmni = read_sysctl("kernel.shmmni");
+    let other = (shmmni.parse::<u32>().unwrap() - 1).to_string();
+    host_sysctl_refused("ipc", "ipc", "kernel.shmmni", &other, "IPC");
+    host_sysctl_refused("uts", "uts", "kernel.domainname", "berth-test", "UTS");
+}
+
+/// A namespace path that is not the host's still takes the sysctl, inside.
+#[test]
+fn sysctl_in_a_joined_private_namespace_is_written_there() {
+    let f = Fixture::new("sysctl-private", &["sleep", "30"]);
+    f.create("holder");
+    let pid = f.state("holder")["pid"].as_i64().unwrap();
+    let f2 = Fixture::new(
+        "sysctl-private2",
+        &["cat", "/proc/sys/net/ipv4/tcp_keepalive_probes"],
+    );
+    f2.edit(|c| {
+        join_namespace(c, "network", &format!("/proc/{pid}/ns/net"));
+        c["linux"]["sysctl"] = json!({"net.ipv4.tcp_keepalive_probes": "7"});
+    });
+    assert_eq!(f2.output("c2").trim(), "7");
+    f.ok(&["delete", "--force", "holder"]);
+}
