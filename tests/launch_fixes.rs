@@ -92,3 +92,23 @@ fn sysctl_in_a_joined_private_namespace_is_written_there() {
     assert_eq!(f2.output("c2").trim(), "7");
     f.ok(&["delete", "--force", "holder"]);
 }
+
+/// Standard streams that are the host's `/dev/null` (here stdin, opened
+/// read-only as Docker's shim does without `-i`) become the container's
+/// own `/dev/null`: the same file as `/dev/null` inside, and writable.
+#[test]
+fn host_dev_null_stdio_is_reopened_inside() {
+    let f = Fixture::new(
+        "devnull-stdio",
+        &[
+            "sh",
+            "-c",
+            "echo x >&0 && echo written; stat -L -c %d:%i /proc/self/fd/0; stat -c %d:%i /dev/null",
+        ],
+    );
+    let out = f.output("c1");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[0], "written", "{out}");
+    assert_eq!(lines[1], lines[2], "stdin is not the container's /dev/null: {out}");
+}

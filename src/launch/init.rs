@@ -8,7 +8,8 @@
 //! 2. namespaces: join by path, unshare, (fork for a PID namespace);
 //! 3. sysctls, through the host's procfs while it is still visible;
 //! 4. root filesystem: propagation, mounts, devices; hooks; `pivot_root`;
-//! 5. console, masked and read-only paths, hostname;
+//! 5. stdio off the host's /dev/null, console, masked and read-only paths,
+//!    hostname;
 //! 6. process attributes, rlimits, user, capabilities, the program's path;
 //! 7. `Ready`, `Committed`, the gate, startContainer hooks;
 //! 8. close descriptors, reset signals, seccomp, `execve`.
@@ -167,6 +168,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     drop(root);
     drop(pivot);
     faults::checkpoint("init:pivot");
+    dev::reopen_dev_null()?;
     if let Some(sock) = &ctx.console {
         crate::tty::setup_console(sock.as_fd(), process.console_size)?;
     }
