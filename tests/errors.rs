@@ -252,8 +252,8 @@ fn missing_program() {
 fn missing_cwd() {
     refused(
         "err-nocwd",
-        |c| c["process"]["cwd"] = json!("/no/such/dir"),
-        "/no/such/dir",
+        |c| c["process"]["cwd"] = json!("/etc/passwd/dir"),
+        "/etc/passwd/dir",
     );
 }
 

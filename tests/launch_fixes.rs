@@ -110,5 +110,57 @@ fn host_dev_null_stdio_is_reopened_inside() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
     assert_eq!(lines[0], "written", "{out}");
-    assert_eq!(lines[1], lines[2], "stdin is not the container's /dev/null: {out}");
+    assert_eq!(
+        lines[1], lines[2],
+        "stdin is not the container's /dev/null: {out}"
+    );
+}
+
+/// A missing `process.cwd` is created (0755, the container's root) and the
+/// process starts there, for `run` (with a read-only root too: created
+/// before the root is made read-only) and for `exec --cwd` (where a
+/// read-only root makes it fail, naming the field).
+#[test]
+fn missing_cwd_is_created() {
+    let f = Fixture::new("cwd-create", &["sh", "-c", "pwd; stat -c %a:%u:%g ."]);
+    f.edit(|c| {
+        c["process"]["cwd"] = json!("/new/dir");
+        c["root"]["readonly"] = json!(false);
+    });
+    assert_eq!(f.output("c1"), "/new/dir\n755:0:0\n");
+    assert!(f.rootfs().join("new/dir").is_dir());
+
+    let ro = Fixture::new("cwd-create-ro", &["pwd"]);
+    ro.edit(|c| {
+        c["process"]["cwd"] = json!("/ro/new");
+        c["root"]["readonly"] = json!(true);
+    });
+    assert_eq!(ro.output("c1"), "/ro/new\n");
+
+    let e = Fixture::new("cwd-create-exec", &["sleep", "30"]);
+    e.edit(|c| c["root"]["readonly"] = json!(false));
+    e.create("c1");
+    e.ok(&["start", "c1"]);
+    let out = e.ok(&[
+        "exec",
+        "--cwd",
+        "/exec/new",
+        "c1",
+        "sh",
+        "-c",
+        "pwd; stat -c %a .",
+    ]);
+    assert_eq!(out, "/exec/new\n755\n");
+    e.ok(&["delete", "--force", "c1"]);
+
+    let e = Fixture::new("cwd-create-exec-ro", &["sleep", "30"]);
+    e.edit(|c| c["root"]["readonly"] = json!(true));
+    e.create("c1");
+    e.ok(&["start", "c1"]);
+    let err = e.fails(&["exec", "--cwd", "/exec/new", "c1", "pwd"]);
+    assert!(
+        err.contains("process.cwd: create") && err.contains("/exec/new"),
+        "{err}"
+    );
+    e.ok(&["delete", "--force", "c1"]);
 }

@@ -169,6 +169,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     drop(pivot);
     faults::checkpoint("init:pivot");
     dev::reopen_dev_null()?;
+    identity::create_cwd(&process.cwd)?;
     if let Some(sock) = &ctx.console {
         crate::tty::setup_console(sock.as_fd(), process.console_size)?;
     }
