@@ -164,3 +164,59 @@ fn missing_cwd_is_created() {
     );
     e.ok(&["delete", "--force", "c1"]);
 }
+
+/// A rootfs whose `/proc` or `/sys` is a symlink (or a file) is refused
+/// as runc refuses it, naming the mount; nothing is mounted through it.
+#[test]
+fn proc_or_sys_destination_that_is_a_symlink_is_refused() {
+    for (name, dest, fstype) in [
+        ("symproc", "proc", "proc"),
+        ("symsys", "sys", "sysfs"),
+        ("fileproc", "proc", "proc"),
+    ] {
+        let f = Fixture::new(name, &["true"]);
+        let at = f.rootfs().join(dest);
+        std::fs::remove_dir(&at).unwrap();
+        std::fs::create_dir(f.rootfs().join("elsewhere")).unwrap();
+        if name.starts_with("sym") {
+            std::os::unix::fs::symlink("/elsewhere", &at).unwrap();
+        } else {
+            std::fs::write(&at, "").unwrap();
+        }
+        let b = f.bundle.to_string_lossy().to_string();
+        let err = f.fails(&["create", "--bundle", &b, "c1"]);
+        let want = format!(
+            "on /{dest}: filesystem \\\"{fstype}\\\" must be mounted on ordinary directory"
+        );
+        assert!(err.contains(&want), "expected {want:?} in: {err}");
+        f.assert_clean();
+        let elsewhere = std::fs::read_dir(f.rootfs().join("elsewhere")).unwrap();
+        assert_eq!(
+            elsewhere.count(),
+            0,
+            "{fstype} was mounted through the symlink"
+        );
+    }
+}
+
+/// A rootfs with no procfs mount whose `/proc` is the image's own files
+/// (a FIFO where the kernel's `cap_last_cap` would be) runs: berth reads
+/// nothing of the image's `/proc`, so nothing there can make it wait.
+#[test]
+fn image_files_in_an_unmounted_proc_never_hang() {
+    let f = Fixture::new("fifoproc", &["echo", "ran"]);
+    f.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["destination"] != "/proc");
+        c["linux"]["maskedPaths"] = json!([]);
+        c["linux"]["readonlyPaths"] = json!([]);
+    });
+    let kernel = f.rootfs().join("proc/sys/kernel");
+    std::fs::create_dir_all(&kernel).unwrap();
+    nix::unistd::mkfifo(
+        &kernel.join("cap_last_cap"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    assert_eq!(f.output("c1"), "ran\n");
+}

@@ -233,6 +233,14 @@ fn mount_one(
             apply_attrs(e, tree.as_fd())?;
             tree
         }
+        MountKind::Fs { fstype, source } if matches!(fstype.as_str(), "proc" | "sysfs") => {
+            // Checked before the filesystem is made, as in runc: a symlink
+            // (or file) there is refused, never followed.
+            let target = ordinary_dir(root, e, fstype)?;
+            let mnt = fs_mount(e, fstype, source.as_deref(), None)?;
+            m::attach(mnt.as_fd(), target.as_fd()).map_err(merr(e, "attach"))?;
+            return propagate(e, mnt.as_fd());
+        }
         MountKind::Fs { fstype, source } => {
             let label = config
                 .mount_label
@@ -253,6 +261,25 @@ fn mount_one(
     };
     m::attach(mnt.as_fd(), target.as_fd()).map_err(merr(e, "attach"))?;
     propagate(e, mnt.as_fd())
+}
+
+/// The destination of a `proc` or `sysfs` mount: an existing directory
+/// (reached inside the root, its last component not followed) or a new one.
+/// Anything else is refused as runc does: procfs or sysfs mounted through
+/// an image's symlink could cover any path of the container, `/` included,
+/// and leave `/proc` to the image.
+fn ordinary_dir(root: BorrowedFd<'_>, e: &MountEntry, fstype: &str) -> Result<OwnedFd> {
+    let dest = Path::new(&e.destination);
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW;
+    match rootpath::open(root, dest, flags) {
+        Ok(fd) => Ok(fd),
+        Err(Errno::ENOENT) => Ok(rootpath::mkdir_all(root, dest, 0o755)?),
+        Err(Errno::ENOTDIR) => Err(RootfsError::Unsafe(format!(
+            "mounts[{}] on {}: filesystem {fstype:?} must be mounted on ordinary directory",
+            e.index, e.destination
+        ))),
+        Err(source) => Err(merr(e, "open the destination")(source)),
+    }
 }
 
 /// Applies recursive, then per-mount attributes.
