@@ -220,3 +220,79 @@ fn image_files_in_an_unmounted_proc_never_hang() {
     .unwrap();
     assert_eq!(f.output("c1"), "ran\n");
 }
+
+/// A cgroup frozen by the test (v1 `freezer.state`, or cgroup2
+/// `cgroup.freeze`), thawed and removed when dropped, even after a failed
+/// assertion.
+struct FrozenCgroup {
+    dir: std::path::PathBuf,
+    v1: bool,
+}
+
+impl FrozenCgroup {
+    fn new(dir: std::path::PathBuf, v1: bool) -> Self {
+        std::fs::create_dir_all(&dir).unwrap();
+        let g = Self { dir, v1 };
+        g.write(true);
+        g
+    }
+
+    fn write(&self, frozen: bool) {
+        let (file, v) = match (self.v1, frozen) {
+            (true, true) => ("freezer.state", "FROZEN"),
+            (true, false) => ("freezer.state", "THAWED"),
+            (false, f) => ("cgroup.freeze", if f { "1" } else { "0" }),
+        };
+        std::fs::write(self.dir.join(file), v).unwrap();
+    }
+}
+
+impl Drop for FrozenCgroup {
+    fn drop(&mut self) {
+        self.write(false);
+        let _ = std::fs::remove_dir(&self.dir);
+        if let Some(p) = self.dir.parent() {
+            let _ = std::fs::remove_dir(p);
+        }
+    }
+}
+
+/// `create` in a cgroup frozen before the container exists fails at once,
+/// naming the cgroup (runc: "container's cgroup unexpectedly frozen"), and
+/// leaves nothing behind; it never waits for an init that cannot run.
+fn frozen_cgroup_refused(name: &str, frozen: &std::path::Path, v1: bool, cgroups_path: &str) {
+    let f = Fixture::new(name, &["true"]);
+    f.edit(|c| c["linux"]["cgroupsPath"] = json!(cgroups_path));
+    let guard = FrozenCgroup::new(frozen.to_path_buf(), v1);
+    let b = f.bundle.to_string_lossy().to_string();
+    let err = f.fails(&["create", "--bundle", &b, "c1"]);
+    assert!(
+        err.contains("container's cgroup unexpectedly frozen") && err.contains("berth-test-"),
+        "{err}"
+    );
+    drop(guard);
+    f.assert_clean();
+}
+
+#[test]
+fn pre_existing_frozen_cgroup_is_refused_never_hangs() {
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    let v1_freezer = root.join("freezer");
+    let path = common::cgroup_path("frozen-own");
+    if v1_freezer.is_dir() {
+        let dir = v1_freezer.join(path.trim_start_matches('/'));
+        frozen_cgroup_refused("frozen-own", &dir, true, &path);
+    }
+    // cgroup2: the hybrid host's unified tree (its freeze stops processes
+    // as well) or a pure v2 host's; frozen by an ancestor here.
+    let unified = if root.join("unified/cgroup.procs").exists() {
+        root.join("unified")
+    } else {
+        root.to_path_buf()
+    };
+    if unified.join("cgroup.procs").exists() {
+        let parent = common::cgroup_path("frozen-parent");
+        let dir = unified.join(parent.trim_start_matches('/'));
+        frozen_cgroup_refused("frozen-parent", &dir, false, &format!("{parent}/c"));
+    }
+}
