@@ -296,3 +296,19 @@ fn pre_existing_frozen_cgroup_is_refused_never_hangs() {
         frozen_cgroup_refused("frozen-parent", &dir, false, &format!("{parent}/c"));
     }
 }
+
+/// createContainer hooks run with the container's root filesystem as
+/// their working directory, as runc runs them: a relative path written by
+/// the hook lands in the rootfs.
+#[test]
+fn create_container_hooks_run_in_the_rootfs() {
+    let f = Fixture::new("hook-cwd", &["cat", "/hook-cwd"]);
+    f.edit(|c| {
+        c["root"]["readonly"] = json!(false);
+        c["hooks"] = json!({"createContainer": [{
+            "path": "/bin/sh",
+            "args": ["sh", "-c", "ls bin/busybox > hook-cwd"]
+        }]});
+    });
+    assert_eq!(f.output("c1"), "bin/busybox\n");
+}

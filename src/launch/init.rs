@@ -160,6 +160,9 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
         .filter(|h| !h.is_empty())
     {
         // `created`, as for prestart and createRuntime (launch::parent).
+        // As in runc, they run in the container's root filesystem (hook
+        // scripts use relative paths).
+        nix::unistd::fchdir(root.as_fd()).map_err(sys_err("chdir to rootfs"))?;
         hooks::run_all("createContainer", h, &state_json(ctx, Status::Created))?;
     }
 
