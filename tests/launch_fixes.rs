@@ -312,3 +312,29 @@ fn create_container_hooks_run_in_the_rootfs() {
     });
     assert_eq!(f.output("c1"), "bin/busybox\n");
 }
+
+/// A read-only `/dev` tmpfs works: devices, symlinks and `/dev/pts` are set
+/// up first, then `/dev` itself is read-only (its devices still usable).
+#[test]
+fn read_only_dev_works() {
+    let f = Fixture::new(
+        "ro-dev",
+        &[
+            "sh",
+            "-c",
+            "test -c /dev/pts/ptmx && echo pts; test -L /dev/fd && echo links; \
+             echo x > /dev/null && echo null; touch /dev/new 2>/dev/null || echo refused; \
+             grep ' /dev ' /proc/self/mounts | cut -d' ' -f4 | cut -d, -f1",
+        ],
+    );
+    f.edit(|c| {
+        let dev = c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|m| m["destination"] == "/dev")
+            .unwrap();
+        dev["options"].as_array_mut().unwrap().push(json!("ro"));
+    });
+    assert_eq!(f.output("c1"), "pts\nlinks\nnull\nrefused\nro\n");
+}

@@ -135,6 +135,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     };
     rootfs::mount_all(config, root.as_fd(), &cgroup, &ctx.prepared)?;
     dev::setup(root.as_fd(), config, config.in_userns())?;
+    rootfs::readonly_dev(config, root.as_fd())?;
     drop(mounts);
     faults::checkpoint("init:mounts");
 

@@ -188,9 +188,47 @@ pub fn mount_all(
             .iter()
             .find(|(i, _)| *i == entry.index)
             .map(|(_, fd)| fd.as_fd());
-        mount_one(config, root, entry, cgroup, ready)?;
+        if is_readonly_dev(entry) {
+            // Read-only only once devices, symlinks and the mounts below
+            // it are in place (`readonly_dev`), as runc does.
+            let mut rw = entry.clone();
+            rw.options.attr.set &= !libc::MOUNT_ATTR_RDONLY;
+            rw.options.rec_attr.set &= !libc::MOUNT_ATTR_RDONLY;
+            mount_one(config, root, &rw, cgroup, ready)?;
+        } else {
+            mount_one(config, root, entry, cgroup, ready)?;
+        }
     }
     Ok(())
+}
+
+/// A filesystem (not a bind) mounted read-only on `/dev`.
+fn is_readonly_dev(e: &MountEntry) -> bool {
+    let ro = (e.options.attr.set | e.options.rec_attr.set) & libc::MOUNT_ATTR_RDONLY != 0;
+    ro && e.destination == "/dev" && matches!(e.kind, MountKind::Fs { .. }) && !e.options.remount
+}
+
+/// After the device nodes are made: a read-only `/dev` mount becomes
+/// read-only (only the `/dev` mount itself; `/dev/pts` and the others
+/// below it keep their own flags).
+pub fn readonly_dev(config: &Config, root: BorrowedFd<'_>) -> Result<()> {
+    let Some(e) = config.mounts.iter().rev().find(|e| e.destination == "/dev") else {
+        return Ok(());
+    };
+    if !is_readonly_dev(e) {
+        return Ok(());
+    }
+    let dev = rootpath::open(root, Path::new("/dev"), OFlag::O_PATH | OFlag::O_DIRECTORY)
+        .map_err(merr(e, "open"))?;
+    m::set_attr(
+        dev.as_fd(),
+        false,
+        Attr {
+            set: libc::MOUNT_ATTR_RDONLY,
+            ..Attr::default()
+        },
+    )
+    .map_err(merr(e, "make read-only"))
 }
 
 fn merr(e: &MountEntry, step: impl Into<String>) -> impl FnOnce(Errno) -> RootfsError + '_ {
