@@ -1,5 +1,6 @@
 //! Launch-path behaviours real callers rely on (issue 10): each test
 //! looks inside the container or at the host.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
