@@ -339,3 +339,35 @@ fn read_only_dev_works() {
     });
     assert_eq!(f.output("c1"), "pts\nlinks\nnull\nrefused\nro\n");
 }
+
+/// `--no-pivot`: the host's procfs is not left reachable in the
+/// container's mount namespace, so a new user namespace inside the
+/// container cannot mount a fresh, unmasked procfs (runc's test: `unshare
+/// -mrpf` then `mount -t proc`). The container's own /proc still works.
+#[test]
+fn no_pivot_does_not_allow_a_fresh_procfs() {
+    let f = Fixture::new(
+        "nopivot-proc",
+        &[
+            "sh",
+            "-c",
+            "test -r /proc/self/status && echo proc; mkdir -p /tmp/p; \
+             unshare -mrpf sh -c 'mount -t proc none /tmp/p && echo mounted || echo refused'",
+        ],
+    );
+    f.edit(|c| {
+        c["root"]["readonly"] = json!(false);
+        // Mapping uid 0 into a new user namespace needs CAP_SETFCAP.
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SETFCAP"));
+        }
+    });
+    let b = f.bundle.to_string_lossy().to_string();
+    let out = f.berth(&["run", "--no-pivot", "--bundle", &b, "c1"]);
+    let (stdout, stderr) = (common::s(&out.stdout), common::s(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(stdout, "proc\nrefused\n", "{stderr}");
+}

@@ -8,7 +8,7 @@
 //! was resolved inside the root (see [`crate::rootpath`]).
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -520,6 +520,7 @@ fn mount_cgroup(
 pub fn pivot(root: BorrowedFd<'_>, no_pivot: bool) -> Result<()> {
     nix::unistd::fchdir(root).map_err(step("chdir to rootfs"))?;
     if no_pivot {
+        hide_host_proc_and_sys(root)?;
         nix::mount::mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
             .map_err(step("move rootfs to /"))?;
         nix::unistd::chroot(".").map_err(step("chroot"))?;
@@ -534,6 +535,83 @@ pub fn pivot(root: BorrowedFd<'_>, no_pivot: bool) -> Result<()> {
         m::detach(&dot).map_err(step("detach old root"))?;
     }
     nix::unistd::chdir("/").map_err(step("chdir /"))
+}
+
+/// `--no-pivot` only: the host's procfs and sysfs mounts outside the
+/// rootfs stay in the container's mount namespace under `chroot`, and the
+/// kernel lets a new user namespace in the container mount a fresh,
+/// unmasked procfs while a fully visible one exists there. Detach them (a
+/// tmpfs over one that cannot be detached), as runc does. Mounts here are
+/// slaves of the host's, so nothing propagates back.
+fn hide_host_proc_and_sys(root: BorrowedFd<'_>) -> Result<()> {
+    let rootfs = std::fs::read_link(format!("/proc/self/fd/{}", root.as_raw_fd()))
+        .map_err(|e| step("find the rootfs path")(errno_of(&e)))?;
+    let info = crate::proc::read_small("/proc/self/mountinfo")
+        .map_err(|e| step("read /proc/self/mountinfo")(errno_of(&e)))?;
+    for point in full_proc_and_sys_mounts(&info, &rootfs) {
+        let c = CString::new(point.as_os_str().as_encoded_bytes())
+            .map_err(|_| RootfsError::Unsafe(format!("mount point {}", point.display())))?;
+        match m::detach(&c) {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            // Already gone with a parent detached before it.
+            Err(Errno::EINVAL) if !point.exists() => {}
+            Err(Errno::EINVAL | Errno::EPERM) => nix::mount::mount(
+                Some("tmpfs"),
+                &point,
+                Some("tmpfs"),
+                MsFlags::empty(),
+                None::<&str>,
+            )
+            .map_err(step(format!("cover {}", point.display())))?,
+            Err(e) => return Err(step(format!("detach {}", point.display()))(e)),
+        }
+    }
+    Ok(())
+}
+
+fn errno_of(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Mount points (from mountinfo text) of whole procfs and sysfs mounts
+/// that are neither `rootfs` nor below it.
+fn full_proc_and_sys_mounts(mountinfo: &str, rootfs: &Path) -> Vec<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (head, tail) = line.split_once(" - ")?;
+            let mut h = head.split(' ');
+            let fs_root = h.nth(3)?;
+            let point = PathBuf::from(unescape(h.next()?));
+            let fstype = tail.split(' ').next()?;
+            let whole = fs_root == "/" && matches!(fstype, "proc" | "sysfs");
+            (whole && !point.starts_with(rootfs)).then_some(point)
+        })
+        .collect()
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                let v = d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0'));
+                out.push(u8::try_from(v).unwrap_or(b'?'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Step 4 (after `pivot`): masked paths, read-only paths, a read-only root,
@@ -669,4 +747,28 @@ pub fn verified_dev_null(root: BorrowedFd<'_>) -> Result<OwnedFd> {
         ));
     }
     Ok(fd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_whole_proc_and_sys_mounts_outside_the_rootfs() {
+        let info = "\
+22 1 0:21 / /proc rw,nosuid - proc proc rw
+23 1 0:22 / /sys rw - sysfs sysfs rw
+24 22 0:23 / /proc/sys/fs/binfmt_misc rw - binfmt_misc binfmt_misc rw
+25 1 0:21 /sys /mnt/part rw - proc proc rw
+26 1 0:21 / /b/rootfs/proc rw - proc proc rw
+27 1 0:21 / /with\\040space rw - proc proc rw
+";
+        let got = full_proc_and_sys_mounts(info, Path::new("/b/rootfs"));
+        let want: Vec<PathBuf> = ["/proc", "/sys", "/with space"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(unescape("a\\134b\\9"), "a\\b\\9");
+    }
 }
