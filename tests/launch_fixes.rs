@@ -371,3 +371,48 @@ fn no_pivot_does_not_allow_a_fresh_procfs() {
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert_eq!(stdout, "proc\nrefused\n", "{stderr}");
 }
+
+/// In a user namespace, a bind source the container's root cannot reach
+/// (below root-owned 0700 directories) is still mounted: berth opens it on
+/// the host side. Read by the process of `run` and of a later `exec`.
+#[test]
+fn bind_source_unreachable_for_the_userns_root_is_mounted() {
+    let f = Fixture::new("userns-bind", &["cat", "/mnt/vol/data"]);
+    let locked = f.dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let vol = locked.join("vol");
+    std::fs::create_dir(&vol).unwrap();
+    std::fs::set_permissions(&vol, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(vol.join("data"), "volume data\n").unwrap();
+    // The mount point exists in the image (the container's root does not
+    // own the rootfs here, so it could not make it).
+    std::fs::create_dir_all(f.rootfs().join("mnt/vol")).unwrap();
+    f.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/mnt/vol", "type": "bind",
+            "source": vol.to_string_lossy(), "options": ["rbind", "ro"]
+        }));
+    });
+    assert_eq!(f.output("c1"), "volume data\n");
+
+    f.edit(|c| c["process"]["args"] = json!(["sleep", "30"]));
+    f.create("c2");
+    f.ok(&["start", "c2"]);
+    assert_eq!(
+        f.ok(&["exec", "c2", "cat", "/mnt/vol/data"]),
+        "volume data\n"
+    );
+    let err = f.fails(&["exec", "c2", "touch", "/mnt/vol/x"]);
+    assert!(
+        err.contains("Read-only file system"),
+        "the bind is not read-only: {err}"
+    );
+    f.ok(&["delete", "--force", "c2"]);
+}
