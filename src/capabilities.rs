@@ -24,12 +24,19 @@ fn fail(what: impl Into<String>) -> impl FnOnce(caps::errors::CapsError) -> Caps
     }
 }
 
-/// The highest capability number the running kernel knows.
+/// The highest capability number both the running kernel and the `caps`
+/// crate know. Asked of the kernel (`PR_CAPBSET_READ` refuses an unknown
+/// capability), not read from `/proc/sys/kernel/cap_last_cap`: in the init
+/// that file is the container's, and an image can make it say anything
+/// (too low a number would leave capabilities in the bounding set) or be a
+/// FIFO that never answers. One call on any kernel since 5.9.
 pub fn last_cap() -> u8 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
+    let mut known: Vec<Capability> = caps::all().into_iter().collect();
+    known.sort_by_key(|c| std::cmp::Reverse(c.index()));
+    known
+        .into_iter()
+        .find(|c| caps::has_cap(None, CapSet::Bounding, *c).is_ok())
+        .map_or(0, |c| c.index())
 }
 
 /// Drops every capability not in `keep` from the bounding set.

@@ -252,8 +252,8 @@ fn missing_program() {
 fn missing_cwd() {
     refused(
         "err-nocwd",
-        |c| c["process"]["cwd"] = json!("/no/such/dir"),
-        "/no/such/dir",
+        |c| c["process"]["cwd"] = json!("/etc/passwd/dir"),
+        "/etc/passwd/dir",
     );
 }
 
@@ -262,7 +262,7 @@ fn sysctl_the_kernel_refuses() {
     refused(
         "err-sysctl-value",
         |c| c["linux"]["sysctl"] = json!({"kernel.shmmni": "not-a-number"}),
-        "linux.sysctl.kernel.shmmni",
+        r#"linux.sysctl[\"kernel.shmmni\"]"#,
     );
 }
 

@@ -33,6 +33,29 @@ pub fn read(dir: &Path, file: &str) -> Result<String> {
         .map_err(CgroupError::io(&path))
 }
 
+/// Refuses a container cgroup that is frozen before the container exists
+/// (by itself or by an ancestor), as runc does: its init would freeze at
+/// once, and berth, waiting for it, forever. `freezer` is whether `dir` is
+/// in a v1 freezer hierarchy; otherwise `dir` is a cgroup2 directory.
+pub fn refuse_frozen(dir: &Path, freezer: bool) -> Result<()> {
+    let frozen = if freezer {
+        read(dir, "freezer.state")? != "THAWED"
+    } else {
+        // cgroup.freeze is this level's own setting; cgroup.events says
+        // whether an ancestor's freeze applies too.
+        read(dir, "cgroup.freeze").is_ok_and(|v| v == "1")
+            || read(dir, "cgroup.events").is_ok_and(|e| e.lines().any(|l| l == "frozen 1"))
+    };
+    if frozen {
+        return Err(CgroupError::Freeze {
+            path: dir.to_path_buf(),
+            msg: "container's cgroup unexpectedly frozen (thaw it, or use another cgroupsPath)"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// Creates `dir` and any missing parents below `root`; returns how many
 /// trailing components were created.
 pub fn create_dirs(root: &Path, dir: &Path) -> Result<usize> {

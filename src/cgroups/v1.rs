@@ -304,7 +304,16 @@ impl Manager for V1 {
                 });
             }
         }
-        if let Err(e) = self.create_all() {
+        let made = self.create_all().and_then(|()| {
+            self.dirs.iter().try_for_each(|d| {
+                if d.has("freezer") || (d.key.is_empty() && self.mode == Mode::Hybrid) {
+                    fsutil::refuse_frozen(&d.dir, d.has("freezer"))
+                } else {
+                    Ok(())
+                }
+            })
+        });
+        if let Err(e) = made {
             for d in &self.dirs {
                 if d.created > 0 {
                     let _ = fsutil::remove_dirs(&d.dir, d.created);

@@ -155,12 +155,14 @@ impl Manager for V2 {
             });
         }
         self.created_levels = fsutil::create_dirs(&self.root, &self.dir)?;
-        let rest = self.enable_controllers().and_then(|()| {
-            if clone_into_cgroup_supported() {
-                self.handle = Some(open_dir(&self.dir)?);
-            }
-            Ok(())
-        });
+        let rest = fsutil::refuse_frozen(&self.dir, false)
+            .and_then(|()| self.enable_controllers())
+            .and_then(|()| {
+                if clone_into_cgroup_supported() {
+                    self.handle = Some(open_dir(&self.dir)?);
+                }
+                Ok(())
+            });
         if let Err(e) = rest {
             let _ = fsutil::remove_dirs(&self.dir, self.created_levels);
             return Err(e);

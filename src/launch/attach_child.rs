@@ -127,6 +127,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
     let in_userns = req.config.in_userns();
     let setgroups = identity::setgroups_allowed(in_userns, &proc);
     drop(proc);
+    identity::create_cwd(&process.cwd)?;
     identity::apply_identity(process, setgroups)?;
     labels.apply().map_err(|e| ChildError::Msg(e.to_string()))?;
     crate::faults::checkpoint("exec:identity");

@@ -120,6 +120,40 @@ pub fn setup(root: BorrowedFd<'_>, config: &Config, in_userns: bool) -> Result<(
     nix::unistd::symlinkat("pts/ptmx", dev.as_fd(), "ptmx").map_err(err("symlink /dev/ptmx".into()))
 }
 
+/// After `pivot_root`: a standard stream that is a null device (the
+/// host's `/dev/null`, as Docker's shim passes without `-i`) is reopened on
+/// the container's own `/dev/null`, as runc does. The host's may be open
+/// read-only (`echo x >&0` fails) and is a file of the host's mount tree.
+pub fn reopen_dev_null() -> Result<(), RootfsError> {
+    let is_null = |st: &nix::sys::stat::FileStat| {
+        st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3)
+    };
+    let streams: Vec<i32> = (0..=2)
+        .filter(|fd| nix::sys::stat::fstat(crate::sys::fd::stdio(*fd)).is_ok_and(|st| is_null(&st)))
+        .collect();
+    if streams.is_empty() {
+        return Ok(());
+    }
+    let null = nix::fcntl::open(
+        "/dev/null",
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(err("reopen stdio: open /dev/null".into()))?;
+    let st =
+        nix::sys::stat::fstat(null.as_fd()).map_err(err("reopen stdio: stat /dev/null".into()))?;
+    if !is_null(&st) {
+        return Err(RootfsError::Unsafe(
+            "/dev/null in the container is not the null device; refusing to make it stdio".into(),
+        ));
+    }
+    for fd in streams {
+        crate::sys::fd::dup_onto_stdio(null.as_fd(), fd)
+            .map_err(err(format!("reopen stdio: /dev/null onto fd {fd}")))?;
+    }
+    Ok(())
+}
+
 fn create_node(root: BorrowedFd<'_>, node: &Node, in_userns: bool) -> Result<(), RootfsError> {
     let path = Path::new(&node.path);
     let what = |s: &str| format!("device {}: {s}", node.path);

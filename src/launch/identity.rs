@@ -5,6 +5,7 @@
 use std::os::fd::{AsFd, AsRawFd};
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sys::resource::setrlimit;
 use nix::unistd::{Gid, Uid};
 
@@ -19,6 +20,8 @@ pub enum IdentityError {
     Rlimit { name: &'static str, source: Errno },
     #[error("chdir to cwd ({cwd:?}) set in config.json failed: {source}")]
     Cwd { cwd: String, source: Errno },
+    #[error("process.cwd: create {cwd:?}: {source}")]
+    CreateCwd { cwd: String, source: Errno },
     #[error(
         "current working directory is outside of the container's root (possibly a leaked descriptor)"
     )]
@@ -93,6 +96,31 @@ fn fix_stdio_owner(uid: u32) -> Result<(), IdentityError> {
         }
     }
     Ok(())
+}
+
+/// Creates a missing working directory (mode 0755, owned by the
+/// container's root), as runc and crun do: `docker run -w /new/dir` relies
+/// on it. Called as the container's root before the user switch, and in
+/// the init before the root is made read-only. The path is resolved inside
+/// the container's root, so an image's symlink cannot lead out of it.
+pub fn create_cwd(cwd: &str) -> Result<(), IdentityError> {
+    let fail = |source| IdentityError::CreateCwd {
+        cwd: cwd.to_string(),
+        source,
+    };
+    match nix::sys::stat::stat(cwd) {
+        Err(Errno::ENOENT) => {}
+        _ => return Ok(()),
+    }
+    let root = nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(fail)?;
+    crate::rootpath::mkdir_all(root.as_fd(), std::path::Path::new(cwd), 0o755)
+        .map(drop)
+        .map_err(|e| fail(e.source))
 }
 
 /// Switches to the configured user and capability sets and enters the

@@ -3,6 +3,8 @@
 //! the container's user namespace; so the parent, still on the host,
 //! clones each source tree, idmaps it and sets its attributes before
 //! `clone3`. The init inherits the detached mounts and attaches them.
+//! In a user namespace every other bind source is opened here as well: the
+//! init, root only in its namespace, may not reach it any more.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
@@ -19,12 +21,26 @@ fn mount_err(e: &MountEntry, step: &str) -> impl FnOnce(nix::errno::Errno) -> La
     move |source| LaunchError::Sys { what, source }
 }
 
-/// Prepares every idmapped mount of `config`: (mount index, detached mount).
+/// Prepares every idmapped mount of `config`, and every bind mount of a
+/// container in a user namespace: (mount index, detached mount).
 pub fn prepare(config: &Config) -> Result<Vec<(usize, OwnedFd)>, LaunchError> {
     let mut userns: HashMap<(Vec<IdMap>, Vec<IdMap>), OwnedFd> = HashMap::new();
     let mut out = Vec::new();
     for e in &config.mounts {
-        let (Some(idmap), MountKind::Bind { source, recursive }) = (&e.idmap, &e.kind) else {
+        let MountKind::Bind { source, recursive } = &e.kind else {
+            continue;
+        };
+        let Some(idmap) = &e.idmap else {
+            // In a user namespace the init may no longer reach the source
+            // (a root-owned 0700 directory on the way): open it here, on
+            // the host side, as runc does.
+            if config.in_userns() && !e.options.remount {
+                let tree = m::clone_tree_at(&source.to_string_lossy(), *recursive).map_err(
+                    mount_err(e, &format!("open bind source {}", source.display())),
+                )?;
+                set_attrs(e, tree.as_fd())?;
+                out.push((e.index, tree));
+            }
             continue;
         };
         let ns = match &idmap.source {
@@ -67,32 +83,38 @@ pub fn prepare(config: &Config) -> Result<Vec<(usize, OwnedFd)>, LaunchError> {
             e,
             "idmap (the filesystem may not support idmapped mounts)",
         ))?;
-        let opts = &e.options;
-        if !opts.rec_attr.is_empty() {
-            m::set_attr(
-                tree.as_fd(),
-                true,
-                Attr {
-                    set: opts.rec_attr.set,
-                    clear: opts.rec_attr.clear,
-                    ..Attr::default()
-                },
-            )
-            .map_err(mount_err(e, "set recursive attributes"))?;
-        }
-        if !opts.attr.is_empty() {
-            m::set_attr(
-                tree.as_fd(),
-                false,
-                Attr {
-                    set: opts.attr.set,
-                    clear: opts.attr.clear,
-                    ..Attr::default()
-                },
-            )
-            .map_err(mount_err(e, "set attributes"))?;
-        }
+        set_attrs(e, tree.as_fd())?;
         out.push((e.index, tree));
     }
     Ok(out)
+}
+
+/// The mount's own attributes, on a detached tree.
+fn set_attrs(e: &MountEntry, tree: std::os::fd::BorrowedFd<'_>) -> Result<(), LaunchError> {
+    let opts = &e.options;
+    if !opts.rec_attr.is_empty() {
+        m::set_attr(
+            tree,
+            true,
+            Attr {
+                set: opts.rec_attr.set,
+                clear: opts.rec_attr.clear,
+                ..Attr::default()
+            },
+        )
+        .map_err(mount_err(e, "set recursive attributes"))?;
+    }
+    if !opts.attr.is_empty() {
+        m::set_attr(
+            tree,
+            false,
+            Attr {
+                set: opts.attr.set,
+                clear: opts.attr.clear,
+                ..Attr::default()
+            },
+        )
+        .map_err(mount_err(e, "set attributes"))?;
+    }
+    Ok(())
 }

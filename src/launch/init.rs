@@ -8,7 +8,8 @@
 //! 2. namespaces: join by path, unshare, (fork for a PID namespace);
 //! 3. sysctls, through the host's procfs while it is still visible;
 //! 4. root filesystem: propagation, mounts, devices; hooks; `pivot_root`;
-//! 5. console, masked and read-only paths, hostname;
+//! 5. stdio off the host's /dev/null, console, masked and read-only paths,
+//!    hostname;
 //! 6. process attributes, rlimits, user, capabilities, the program's path;
 //! 7. `Ready`, `Committed`, the gate, signals reset, seccomp (unless
 //!    loaded in step 6), startContainer hooks;
@@ -138,6 +139,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     };
     rootfs::mount_all(config, root.as_fd(), &cgroup, &ctx.prepared)?;
     dev::setup(root.as_fd(), config, config.in_userns())?;
+    rootfs::readonly_dev(config, root.as_fd())?;
     drop(mounts);
     faults::checkpoint("init:mounts");
 
@@ -163,6 +165,9 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
         .filter(|h| !h.is_empty())
     {
         // `created`, as for prestart and createRuntime (launch::parent).
+        // As in runc, they run in the container's root filesystem (hook
+        // scripts use relative paths).
+        nix::unistd::fchdir(root.as_fd()).map_err(sys_err("chdir to rootfs"))?;
         hooks::run_all("createContainer", h, &state_json(ctx, Status::Created))?;
     }
 
@@ -171,6 +176,8 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     drop(root);
     drop(pivot);
     faults::checkpoint("init:pivot");
+    dev::reopen_dev_null()?;
+    identity::create_cwd(&process.cwd)?;
     if let Some(sock) = &ctx.console {
         crate::tty::setup_console(sock.as_fd(), process.console_size)?;
     }
@@ -327,7 +334,9 @@ fn write_sysctls(config: &Config, proc: &HostProc) -> Result<(), InitError> {
         proc.open_file(&rel, nix::fcntl::OFlag::O_WRONLY)
             .map_err(std::io::Error::from)
             .and_then(|mut f| f.write_all(value.as_bytes()))
-            .map_err(|e| InitError::Msg(format!("linux.sysctl.{name}: write /proc/{rel}: {e}")))?;
+            .map_err(|e| {
+                InitError::Msg(format!("linux.sysctl[{name:?}]: write /proc/{rel}: {e}"))
+            })?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@
 //! was resolved inside the root (see [`crate::rootpath`]).
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -188,9 +188,47 @@ pub fn mount_all(
             .iter()
             .find(|(i, _)| *i == entry.index)
             .map(|(_, fd)| fd.as_fd());
-        mount_one(config, root, entry, cgroup, ready)?;
+        if is_readonly_dev(entry) {
+            // Read-only only once devices, symlinks and the mounts below
+            // it are in place (`readonly_dev`), as runc does.
+            let mut rw = entry.clone();
+            rw.options.attr.set &= !libc::MOUNT_ATTR_RDONLY;
+            rw.options.rec_attr.set &= !libc::MOUNT_ATTR_RDONLY;
+            mount_one(config, root, &rw, cgroup, ready)?;
+        } else {
+            mount_one(config, root, entry, cgroup, ready)?;
+        }
     }
     Ok(())
+}
+
+/// A filesystem (not a bind) mounted read-only on `/dev`.
+fn is_readonly_dev(e: &MountEntry) -> bool {
+    let ro = (e.options.attr.set | e.options.rec_attr.set) & libc::MOUNT_ATTR_RDONLY != 0;
+    ro && e.destination == "/dev" && matches!(e.kind, MountKind::Fs { .. }) && !e.options.remount
+}
+
+/// After the device nodes are made: a read-only `/dev` mount becomes
+/// read-only (only the `/dev` mount itself; `/dev/pts` and the others
+/// below it keep their own flags).
+pub fn readonly_dev(config: &Config, root: BorrowedFd<'_>) -> Result<()> {
+    let Some(e) = config.mounts.iter().rev().find(|e| e.destination == "/dev") else {
+        return Ok(());
+    };
+    if !is_readonly_dev(e) {
+        return Ok(());
+    }
+    let dev = rootpath::open(root, Path::new("/dev"), OFlag::O_PATH | OFlag::O_DIRECTORY)
+        .map_err(merr(e, "open"))?;
+    m::set_attr(
+        dev.as_fd(),
+        false,
+        Attr {
+            set: libc::MOUNT_ATTR_RDONLY,
+            ..Attr::default()
+        },
+    )
+    .map_err(merr(e, "make read-only"))
 }
 
 fn merr(e: &MountEntry, step: impl Into<String>) -> impl FnOnce(Errno) -> RootfsError + '_ {
@@ -233,6 +271,14 @@ fn mount_one(
             apply_attrs(e, tree.as_fd())?;
             tree
         }
+        MountKind::Fs { fstype, source } if matches!(fstype.as_str(), "proc" | "sysfs") => {
+            // Checked before the filesystem is made, as in runc: a symlink
+            // (or file) there is refused, never followed.
+            let target = ordinary_dir(root, e, fstype)?;
+            let mnt = fs_mount(e, fstype, source.as_deref(), None)?;
+            m::attach(mnt.as_fd(), target.as_fd()).map_err(merr(e, "attach"))?;
+            return propagate(e, mnt.as_fd());
+        }
         MountKind::Fs { fstype, source } => {
             let label = config
                 .mount_label
@@ -253,6 +299,25 @@ fn mount_one(
     };
     m::attach(mnt.as_fd(), target.as_fd()).map_err(merr(e, "attach"))?;
     propagate(e, mnt.as_fd())
+}
+
+/// The destination of a `proc` or `sysfs` mount: an existing directory
+/// (reached inside the root, its last component not followed) or a new one.
+/// Anything else is refused as runc does: procfs or sysfs mounted through
+/// an image's symlink could cover any path of the container, `/` included,
+/// and leave `/proc` to the image.
+fn ordinary_dir(root: BorrowedFd<'_>, e: &MountEntry, fstype: &str) -> Result<OwnedFd> {
+    let dest = Path::new(&e.destination);
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW;
+    match rootpath::open(root, dest, flags) {
+        Ok(fd) => Ok(fd),
+        Err(Errno::ENOENT) => Ok(rootpath::mkdir_all(root, dest, 0o755)?),
+        Err(Errno::ENOTDIR) => Err(RootfsError::Unsafe(format!(
+            "mounts[{}] on {}: filesystem {fstype:?} must be mounted on ordinary directory",
+            e.index, e.destination
+        ))),
+        Err(source) => Err(merr(e, "open the destination")(source)),
+    }
 }
 
 /// Applies recursive, then per-mount attributes.
@@ -455,6 +520,7 @@ fn mount_cgroup(
 pub fn pivot(root: BorrowedFd<'_>, no_pivot: bool) -> Result<()> {
     nix::unistd::fchdir(root).map_err(step("chdir to rootfs"))?;
     if no_pivot {
+        hide_host_proc_and_sys(root)?;
         nix::mount::mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
             .map_err(step("move rootfs to /"))?;
         nix::unistd::chroot(".").map_err(step("chroot"))?;
@@ -469,6 +535,83 @@ pub fn pivot(root: BorrowedFd<'_>, no_pivot: bool) -> Result<()> {
         m::detach(&dot).map_err(step("detach old root"))?;
     }
     nix::unistd::chdir("/").map_err(step("chdir /"))
+}
+
+/// `--no-pivot` only: the host's procfs and sysfs mounts outside the
+/// rootfs stay in the container's mount namespace under `chroot`, and the
+/// kernel lets a new user namespace in the container mount a fresh,
+/// unmasked procfs while a fully visible one exists there. Detach them (a
+/// tmpfs over one that cannot be detached), as runc does. Mounts here are
+/// slaves of the host's, so nothing propagates back.
+fn hide_host_proc_and_sys(root: BorrowedFd<'_>) -> Result<()> {
+    let rootfs = std::fs::read_link(format!("/proc/self/fd/{}", root.as_raw_fd()))
+        .map_err(|e| step("find the rootfs path")(errno_of(&e)))?;
+    let info = crate::proc::read_small("/proc/self/mountinfo")
+        .map_err(|e| step("read /proc/self/mountinfo")(errno_of(&e)))?;
+    for point in full_proc_and_sys_mounts(&info, &rootfs) {
+        let c = CString::new(point.as_os_str().as_encoded_bytes())
+            .map_err(|_| RootfsError::Unsafe(format!("mount point {}", point.display())))?;
+        match m::detach(&c) {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            // Already gone with a parent detached before it.
+            Err(Errno::EINVAL) if !point.exists() => {}
+            Err(Errno::EINVAL | Errno::EPERM) => nix::mount::mount(
+                Some("tmpfs"),
+                &point,
+                Some("tmpfs"),
+                MsFlags::empty(),
+                None::<&str>,
+            )
+            .map_err(step(format!("cover {}", point.display())))?,
+            Err(e) => return Err(step(format!("detach {}", point.display()))(e)),
+        }
+    }
+    Ok(())
+}
+
+fn errno_of(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Mount points (from mountinfo text) of whole procfs and sysfs mounts
+/// that are neither `rootfs` nor below it.
+fn full_proc_and_sys_mounts(mountinfo: &str, rootfs: &Path) -> Vec<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (head, tail) = line.split_once(" - ")?;
+            let mut h = head.split(' ');
+            let fs_root = h.nth(3)?;
+            let point = PathBuf::from(unescape(h.next()?));
+            let fstype = tail.split(' ').next()?;
+            let whole = fs_root == "/" && matches!(fstype, "proc" | "sysfs");
+            (whole && !point.starts_with(rootfs)).then_some(point)
+        })
+        .collect()
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                let v = d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0'));
+                out.push(u8::try_from(v).unwrap_or(b'?'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Step 4 (after `pivot`): masked paths, read-only paths, a read-only root,
@@ -604,4 +747,28 @@ pub fn verified_dev_null(root: BorrowedFd<'_>) -> Result<OwnedFd> {
         ));
     }
     Ok(fd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_whole_proc_and_sys_mounts_outside_the_rootfs() {
+        let info = "\
+22 1 0:21 / /proc rw,nosuid - proc proc rw
+23 1 0:22 / /sys rw - sysfs sysfs rw
+24 22 0:23 / /proc/sys/fs/binfmt_misc rw - binfmt_misc binfmt_misc rw
+25 1 0:21 /sys /mnt/part rw - proc proc rw
+26 1 0:21 / /b/rootfs/proc rw - proc proc rw
+27 1 0:21 / /with\\040space rw - proc proc rw
+";
+        let got = full_proc_and_sys_mounts(info, Path::new("/b/rootfs"));
+        let want: Vec<PathBuf> = ["/proc", "/sys", "/with space"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(unescape("a\\134b\\9"), "a\\b\\9");
+    }
 }

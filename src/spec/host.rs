@@ -2,9 +2,9 @@
 //! fields that need a kernel feature or an object the host may lack. They
 //! run before anything is created, so a refusal leaves nothing behind.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use super::{Config, SpecError};
+use super::{Config, NsKind, SpecError};
 
 /// Whether AppArmor is enabled on this host (the test runc makes).
 pub fn apparmor_enabled() -> bool {
@@ -59,6 +59,7 @@ pub fn check(config: &Config) -> Result<(), SpecError> {
         };
         return Err(SpecError::invalid("linux.intelRdt", msg));
     }
+    check_sysctls(config)?;
     for d in &config.net_devices {
         if nix::net::if_::if_nametoindex(d.host_name.as_str()).is_err() {
             return Err(SpecError::invalid(
@@ -71,4 +72,56 @@ pub fn check(config: &Config) -> Result<(), SpecError> {
         }
     }
     Ok(())
+}
+
+/// Refuses a sysctl that would land in a namespace the container shares
+/// with berth (so with the host): no namespace entry, or an entry whose
+/// `path` is berth's own namespace (Docker's `--network host` passes
+/// `/proc/<pid>/ns/net` of a host process). Only with sysctls, one `stat`
+/// per namespace kind involved (and one of berth's own).
+fn check_sysctls(config: &Config) -> Result<(), SpecError> {
+    let mut known: Vec<(NsKind, bool)> = Vec::new();
+    for name in config.sysctl.keys() {
+        let Some(kind) = super::validate::sysctl_namespace(name) else {
+            continue;
+        };
+        let field = format!("linux.sysctl[{name:?}]");
+        let shared = match known.iter().find(|(k, _)| *k == kind) {
+            Some((_, shared)) => *shared,
+            None => {
+                let shared = shares_host_namespace(config, kind)
+                    .map_err(|msg| SpecError::invalid(field.clone(), msg))?;
+                known.push((kind, shared));
+                shared
+            }
+        };
+        if shared {
+            let msg = match kind {
+                NsKind::Net => format!("sysctl {name:?} not allowed in host network namespace"),
+                other => format!(
+                    "sysctl {name:?} not allowed in host {} namespace",
+                    other.spec_name().to_uppercase()
+                ),
+            };
+            return Err(SpecError::invalid(field, msg));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the container would be in berth's own namespace of `kind`.
+fn shares_host_namespace(config: &Config, kind: NsKind) -> Result<bool, String> {
+    let Some(ns) = config.namespace(kind) else {
+        return Ok(true);
+    };
+    let Some(path) = &ns.path else {
+        return Ok(false);
+    };
+    let id = |p: &Path| {
+        nix::sys::stat::stat(p)
+            .map(|st| (st.st_dev, st.st_ino))
+            .map_err(|e| format!("{} namespace path {}: {e}", kind.spec_name(), p.display()))
+    };
+    let own = PathBuf::from(format!("/proc/self/ns/{}", kind.proc_name()));
+    Ok(id(path)? == id(&own)?)
 }

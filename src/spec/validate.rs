@@ -316,7 +316,7 @@ fn sysctls(
     for (key, value) in map.into_iter().flatten() {
         // runc accepts the /proc/sys path form ("net/ipv4/ip_forward") too.
         let name = key.replace('/', ".");
-        let field = format!("linux.sysctl.{key}");
+        let field = format!("linux.sysctl[{key:?}]");
         match sysctl_namespace(&name) {
             None => {
                 return invalid(
@@ -558,7 +558,9 @@ mod tests {
     fn sysctls_need_their_namespace() {
         let e = err(r#""linux":{"sysctl":{"net.ipv4.ip_forward":"1"}}"#);
         assert!(
-            e.contains("linux.sysctl.net.ipv4.ip_forward: sysctl \"net.ipv4.ip_forward\" needs"),
+            e.contains(
+                "linux.sysctl[\"net.ipv4.ip_forward\"]: sysctl \"net.ipv4.ip_forward\" needs"
+            ),
             "{e}"
         );
         let e = err(r#""linux":{"sysctl":{"kernel.panic":"1"},"namespaces":[{"type":"ipc"}]}"#);
