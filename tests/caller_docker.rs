@@ -320,6 +320,7 @@ fn docker_runs_berth_containers() {
     let d = Dockerd::start("docker", &[]);
     let scenarios: &[Scenario] = &[
         ("run --rm and exit codes", run_rm_and_exit_codes),
+        ("stdio without -i", stdio_without_i),
         ("-it with a tty", run_with_tty),
         ("-d, exec -u -w -e, logs", detached_exec_logs),
         ("stop", stop),
@@ -360,9 +361,25 @@ fn run_rm_and_exit_codes(d: &Dockerd) {
         common::s(&out.stderr).contains("permission denied"),
         "{out:?}"
     );
-    // A missing working directory is created (`-w`).
+    // `-w` of a missing directory (dockerd creates it in the rootfs before
+    // the runtime runs; the process starts there).
     let out = ok(&mut d.run(&["--rm", "-w", "/new/dir"], &["pwd"]));
     assert_eq!(out, "/new/dir\n");
+}
+
+/// Without `-i` the shim passes the host's `/dev/null`, read-only, as
+/// stdin; the runtime reopens it on the container's `/dev/null` (issue 10
+/// item 4), which is writable.
+fn stdio_without_i(d: &Dockerd) {
+    let out = ok(&mut d.run(
+        &["--rm"],
+        &[
+            "sh",
+            "-c",
+            "echo x >&0 && echo stdin-writable; ls -lL /proc/self/fd/0 | cut -c1-10",
+        ],
+    ));
+    assert_eq!(out, "stdin-writable\ncrw-rw-rw-\n");
 }
 
 fn run_with_tty(d: &Dockerd) {
