@@ -46,7 +46,7 @@ fn cri_config(dir: &Path) -> String {
     bin_dir = "{cni}/bin"
     conf_dir = "{cni}/conf"
 "#,
-        berth = common::berth_bin().display(),
+        berth = callers::runtime_bin().display(),
         root = dir.join("berth-root").display(),
         cni = dir.join("cni").display(),
     )
@@ -134,7 +134,7 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         let root = self.dir.join("berth-root").join("k8s.io");
         for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
-            let _ = Command::new(common::berth_bin())
+            let _ = Command::new(callers::runtime_bin())
                 .arg("--root")
                 .arg(&root)
                 .args(["delete", "--force"])

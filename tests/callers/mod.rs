@@ -11,6 +11,32 @@ use std::time::{Duration, Instant};
 
 use crate::common;
 
+/// The runtime the callers are given: berth, or the program named by
+/// `BERTH_CALLER_RUNTIME` (`runc`, or a path) to prove a caller test
+/// against runc itself (`BERTH_CALLER_RUNTIME=runc cargo test --test
+/// caller_docker -- --ignored`).
+pub fn runtime_bin() -> PathBuf {
+    match std::env::var_os("BERTH_CALLER_RUNTIME") {
+        None => common::berth_bin(),
+        Some(v) if v.is_empty() => common::berth_bin(),
+        Some(v) => {
+            let p = PathBuf::from(&v);
+            if p.is_absolute() {
+                return p;
+            }
+            let found = ok(Command::new("sh")
+                .arg("-c")
+                .arg(format!("command -v {}", p.display())));
+            PathBuf::from(found.trim())
+        }
+    }
+}
+
+/// Whether the callers run berth (not runc through `BERTH_CALLER_RUNTIME`).
+pub fn runtime_is_berth() -> bool {
+    runtime_bin() == common::berth_bin()
+}
+
 /// How long one caller command may take.
 pub const TIMEOUT: Duration = Duration::from_secs(120);
 
