@@ -1,7 +1,7 @@
 //! `berth completion`: the bash script, loaded into a real bash, completes
 //! subcommands, options and the IDs of existing containers (from `berth
 //! list -q`, with the command line's `--root`); the fish script likewise
-//! through `complete -C`; the zsh script parses.
+//! through `complete -C`, the zsh one in an interactive zsh on a pty.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -159,7 +159,7 @@ fn bash_completes_subcommands_options_and_container_ids() {
 }
 
 #[test]
-fn fish_completes_container_ids_and_zsh_script_parses() {
+fn fish_completes_container_ids() {
     let f = Fixture::new("completion-fish", &["sleep", "100"]);
     let script = script("fish", f.dir.path());
     let root = f.root.to_str().unwrap();
@@ -175,21 +175,59 @@ fn fish_completes_container_ids_and_zsh_script_parses() {
         got.contains(&"start".to_string()) && got.contains(&"state".to_string()),
         "{got:?}"
     );
-
-    let zsh = script_for_zsh(f.dir.path());
-    let out = Command::new("zsh")
-        .arg("-n")
-        .arg(&zsh)
-        .output()
-        .expect("zsh (apt-get install zsh)");
-    assert!(out.status.success(), "zsh -n: {}", s(&out.stderr));
-    let text = std::fs::read_to_string(&zsh).unwrap();
-    assert_eq!(text.matches(":_berth_container_ids'").count(), 9, "{text}");
-    assert_eq!(text.matches(":_berth_id_then_command'").count(), 1);
 }
 
-fn script_for_zsh(dir: &Path) -> std::path::PathBuf {
-    script("zsh", dir)
+/// Types `line` and a TAB into an interactive zsh (on a pty, through
+/// zsh's own zpty) with the script as `_berth` in its fpath, and waits
+/// until the line reads `want`. Gives up after 20 s.
+fn zsh_completes(fpath: &Path, line: &str, want: &str) -> bool {
+    let driver = format!(
+        r#"zmodload zsh/zpty
+zpty z "zsh -f -i"
+zpty -w z 'fpath=({fpath} $fpath); autoload -U compinit; compinit -u; PS1="P> "'
+zpty -w z 'print RE""ADY'
+zpty -r -m z out '*READY*'
+zpty -w -n z $'{line}\t'
+zpty -r -m z out '*{want}*' && print MATCHED
+zpty -d z
+"#,
+        fpath = fpath.display()
+    );
+    let out = Command::new("timeout")
+        .args(["20", "zsh", "-f", "-c", &driver])
+        .env("PATH", path_env())
+        .output()
+        .expect("zsh (apt-get install zsh)");
+    s(&out.stdout).contains("MATCHED")
+}
+
+#[test]
+fn zsh_completes_container_ids() {
+    let f = Fixture::new("completion-zsh", &["sleep", "100"]);
+    let fpath = f.dir.path().join("fpath");
+    std::fs::create_dir(&fpath).unwrap();
+    let text = s(&Command::new(berth_bin())
+        .args(["completion", "zsh"])
+        .output()
+        .unwrap()
+        .stdout);
+    std::fs::write(fpath.join("_berth"), &text).unwrap();
+    // Every command that works on an existing container completes IDs.
+    assert_eq!(text.matches(":_berth_container_ids'").count(), 9, "{text}");
+    assert_eq!(text.matches(":_berth_id_then_command'").count(), 1);
+    let root = f.root.to_str().unwrap();
+    f.create("zsh-only-one");
+    assert!(zsh_completes(
+        &fpath,
+        &format!("berth --root {root} kill zsh-o"),
+        "kill zsh-only-one"
+    ));
+    // After exec's ID, the command is completed like any command.
+    assert!(zsh_completes(
+        &fpath,
+        &format!("berth --root {root} exec zsh-only-one busyb"),
+        "zsh-only-one busybox"
+    ));
 }
 
 #[test]

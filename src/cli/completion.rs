@@ -226,6 +226,9 @@ _berth_id_then_command() {
     if (( CURRENT == 1 )); then
         _berth_container_ids
     else
+        # The command and its arguments, as if typed on their own.
+        shift words
+        (( CURRENT-- ))
         _normal
     fi
 }
