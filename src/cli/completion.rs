@@ -311,3 +311,87 @@ end
 
 complete -c berth -n __berth_id_wanted -f -a "(__berth_ids)" -d container
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn built() -> Command {
+        let mut cmd = Cli::command();
+        cmd.build();
+        cmd
+    }
+
+    #[test]
+    fn existing_id_commands_are_found_from_the_definitions() {
+        let cmd = built();
+        let names: Vec<&str> = id_commands(&cmd)
+            .iter()
+            .map(|(s, _)| s.get_name())
+            .collect();
+        for want in [
+            "start", "state", "exec", "kill", "delete", "update", "pause", "resume", "events", "ps",
+        ] {
+            assert!(names.contains(&want), "{want} missing from {names:?}");
+        }
+        // New containers' IDs, and commands without an ID.
+        for not in [
+            "create",
+            "run",
+            "list",
+            "spec",
+            "features",
+            "completion",
+            "help",
+        ] {
+            assert!(!names.contains(&not), "{not} in {names:?}");
+        }
+    }
+
+    #[test]
+    fn value_options_are_those_that_take_the_next_word() {
+        let cmd = built();
+        let exec = cmd.find_subcommand("exec").expect("exec");
+        let opts = value_options(exec);
+        for o in [
+            "--cwd",
+            "-e",
+            "--env",
+            "-p",
+            "--process",
+            "--root",
+            "--log-format",
+        ] {
+            assert!(opts.contains(&o.to_string()), "{o} missing from {opts:?}");
+        }
+        // Flags, and --no-new-privs (its value only with '='), take none.
+        for o in ["-t", "--tty", "-d", "--detach", "--no-new-privs", "--debug"] {
+            assert!(!opts.contains(&o.to_string()), "{o} in {opts:?}");
+        }
+        let specs: Vec<String> = exec.get_arguments().filter_map(fish_optspec).collect();
+        for s in [
+            "'e/env='",
+            "'t/tty'",
+            "'no-new-privs=?'",
+            "'h/help'",
+            "'root='",
+        ] {
+            assert!(specs.contains(&s.to_string()), "{s} missing from {specs:?}");
+        }
+    }
+
+    #[test]
+    fn every_script_has_its_id_hook() {
+        assert!(script(Shell::Bash).contains("complete -F _berth_with_ids"));
+        assert!(script(Shell::Fish).contains("complete -c berth -n __berth_id_wanted"));
+        let zsh = script(Shell::Zsh);
+        let hook = zsh.find("_berth_container_ids() {").expect("zsh hook");
+        let call = zsh
+            .find("if [ \"$funcstack[1]\" = \"_berth\" ]")
+            .expect("final call");
+        assert!(
+            hook < call,
+            "the hook must be defined before the script runs _berth"
+        );
+    }
+}
