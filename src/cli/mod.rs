@@ -1,6 +1,7 @@
 //! The command line: `clap` definitions and dispatch. Each command lives in
 //! its own file and only maps arguments onto an operation in [`crate::ops`].
 
+mod completion;
 mod create;
 mod delete;
 mod events;
@@ -109,6 +110,8 @@ pub enum Command {
     Events(events::Args),
     /// List the processes of a container.
     Ps(ps::Args),
+    /// Print a shell completion script (bash, zsh or fish).
+    Completion(completion::Args),
 }
 
 /// The version text of `berth --version`.
@@ -200,6 +203,7 @@ fn dispatch(g: &GlobalOpts, command: Command) -> anyhow::Result<i32> {
         Command::Resume(a) => resume::run(&rt, a),
         Command::Events(a) => events::run(&rt, a),
         Command::Ps(a) => ps::run(&rt, a),
+        Command::Completion(a) => completion::run(a),
     }
 }
 
