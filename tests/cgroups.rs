@@ -461,7 +461,15 @@ fn v2_manager_moves_a_process_with_cgroup_procs() {
     // uses for an existing container): Manager::add.
     assert!(unified(), "a pure cgroup v2 host");
     let path = format!("/berth-test-{}/add", std::process::id());
-    let mut m = berth::cgroups::for_container(Some(&path), "add", false).unwrap();
+    let none = std::collections::HashMap::new();
+    let mut m = berth::cgroups::for_container(&berth::cgroups::Request {
+        path: Some(&path),
+        id: "add",
+        systemd: false,
+        rootless: false,
+        annotations: &none,
+    })
+    .unwrap();
     m.create().unwrap();
     m.apply(&serde_json::from_value(json!({"pids": {"limit": 10}})).unwrap())
         .unwrap();

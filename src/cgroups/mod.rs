@@ -170,15 +170,28 @@ pub trait Manager {
     fn oom_watch(&self) -> Result<OomWatch>;
 }
 
+/// What a new container asks of the cgroup layer: the one argument of
+/// [`for_container`], so that drivers and modes add fields, not parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// `linux.cgroupsPath`, if the config has one.
+    pub path: Option<&'a str>,
+    /// The container ID.
+    pub id: &'a str,
+    /// `--systemd-cgroup`.
+    pub systemd: bool,
+    /// Rootless mode (`--rootless`, resolved).
+    pub rootless: bool,
+    /// The config's annotations (`org.systemd.property.*` and the like).
+    pub annotations: &'a std::collections::HashMap<String, String>,
+}
+
 /// Resolves the cgroup for a new container and returns its manager.
-pub fn for_container(
-    config_path: Option<&str>,
-    id: &str,
-    systemd: bool,
-) -> Result<Box<dyn Manager>> {
-    if systemd {
+pub fn for_container(req: &Request<'_>) -> Result<Box<dyn Manager>> {
+    if req.systemd {
         return Err(CgroupError::Systemd);
     }
+    let (config_path, id) = (req.path, req.id);
     let mode = detect_mode();
     let inner = match config_path {
         Some(p) if !p.is_empty() => p.to_string(),

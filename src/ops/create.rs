@@ -122,8 +122,13 @@ impl Creation {
             .write_atomic(CONFIG_FILE, &config_bytes, false)?;
 
         let cg_phase = Phase::start("cgroup");
-        let mut cgroup =
-            cgroups::for_container(config.cgroups_path.as_deref(), id, rt.systemd_cgroup)?;
+        let mut cgroup = cgroups::for_container(&cgroups::Request {
+            path: config.cgroups_path.as_deref(),
+            id,
+            systemd: rt.systemd_cgroup,
+            rootless: rt.rootless,
+            annotations: &config.annotations,
+        })?;
         let mut state = ContainerState {
             oci_version: config.oci_version.clone(),
             id: id.to_string(),

@@ -45,6 +45,9 @@ pub struct Runtime {
     pub store: Store,
     /// `--systemd-cgroup`: refused, berth has only the cgroupfs driver.
     pub systemd_cgroup: bool,
+    /// Rootless mode, resolved from `--rootless` (always false until
+    /// rootless support lands: `--rootless true` is refused at the CLI).
+    pub rootless: bool,
 }
 
 impl Runtime {
@@ -52,6 +55,7 @@ impl Runtime {
         Self {
             store: Store::new(root),
             systemd_cgroup,
+            rootless: false,
         }
     }
 }
