@@ -16,6 +16,7 @@ mod fsutil;
 mod oom;
 mod resources;
 pub mod stats;
+pub mod systemd;
 mod v1;
 mod v2;
 
@@ -55,10 +56,10 @@ pub enum CgroupError {
     Freeze { path: PathBuf, msg: String },
     #[error("{field}: {msg}")]
     Unsupported { field: String, msg: String },
-    #[error(
-        "--systemd-cgroup is not supported: berth has no systemd cgroup driver; use the default cgroupfs driver"
-    )]
-    Systemd,
+    #[error("systemd is not running on this host: cannot use --systemd-cgroup")]
+    SystemdNotRunning,
+    #[error("--systemd-cgroup: {0}")]
+    Systemd(String),
     #[error("cgroup controller {0:?} is not mounted on this host")]
     NoController(String),
 }
@@ -189,7 +190,7 @@ pub struct Request<'a> {
 /// Resolves the cgroup for a new container and returns its manager.
 pub fn for_container(req: &Request<'_>) -> Result<Box<dyn Manager>> {
     if req.systemd {
-        return Err(CgroupError::Systemd);
+        return systemd::for_container(req);
     }
     let (config_path, id) = (req.path, req.id);
     let mode = detect_mode();
