@@ -111,6 +111,9 @@ pub struct CgroupRecord {
     /// The most trailing components berth created in any hierarchy (each
     /// directory records its own count in `CgroupDir::created`).
     pub created_levels: usize,
+    /// The transient unit, under `--systemd-cgroup`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
 }
 
 /// The container's directory in one hierarchy.
@@ -206,6 +209,9 @@ pub fn for_container(req: &Request<'_>) -> Result<Box<dyn Manager>> {
 
 /// Reopens the manager of an existing container from its record.
 pub fn from_record(rec: &CgroupRecord) -> Box<dyn Manager> {
+    if let Some(unit) = &rec.systemd_unit {
+        return Box::new(systemd::Systemd::from_record(rec, unit));
+    }
     match rec.mode {
         Mode::Unified => Box::new(v2::V2::from_record(rec)),
         Mode::Legacy | Mode::Hybrid => Box::new(v1::V1::from_record(rec)),
