@@ -36,7 +36,7 @@ pub struct ExecOptions {
 /// Runs a process in container `id`. Returns its exit status (0 when
 /// detached).
 pub fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
-    let (state, config, process) = load(rt, id, opts)?;
+    let (state, config, mut process) = load(rt, id, opts)?;
     check_terminal(process.terminal, opts)?;
     check_preserved(opts.preserve_fds)?;
     let seccomp = config
@@ -55,6 +55,9 @@ pub fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
         Some(Signals::block()?)
     };
     let (console, ours) = consoles(opts, process.terminal)?;
+    if ours.is_some() {
+        process.console_size = foreground::initial_size(process.console_size);
+    }
     let init = state.init.ok_or(TransitionError::ExecStopped)?;
     let init_pidfd = init.pidfd().ok_or(TransitionError::ExecStopped)?;
 

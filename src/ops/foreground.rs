@@ -110,6 +110,19 @@ impl Drop for RawMode {
     }
 }
 
+/// Our terminal's size, for a foreground pty that the config gives no
+/// size: the container side sets it on the new pty before the process
+/// runs, so the process never sees 0x0 (copying it only after receiving
+/// the master raced with a fast process; SIGWINCH keeps it current).
+pub(super) fn initial_size(configured: Option<(u16, u16)>) -> Option<(u16, u16)> {
+    configured.or_else(|| {
+        sys::tty::get_winsize(sys::fd::stdio(0))
+            .ok()
+            .filter(|s| s.rows > 0 && s.cols > 0)
+            .map(|s| (s.rows, s.cols))
+    })
+}
+
 /// Copies our terminal's size to the container's (on start and SIGWINCH).
 fn resize(master: BorrowedFd<'_>) {
     if let Ok(size) = sys::tty::get_winsize(sys::fd::stdio(0)) {

@@ -67,9 +67,12 @@ fn start(c: &mut Creation) -> Result<()> {
 }
 
 fn in_foreground(rt: &Runtime, id: &str, opts: &RunOptions, signals: &Signals) -> Result<i32> {
-    let loaded = Bundle::load(&opts.create)?;
+    let mut loaded = Bundle::load(&opts.create)?;
     let terminal = opts.create.console_socket.is_none()
         && loaded.config.process.as_ref().is_some_and(|p| p.terminal);
+    if terminal && let Some(p) = loaded.config.process.as_mut() {
+        p.console_size = foreground::initial_size(p.console_size);
+    }
     let (console, ours) = if terminal {
         let (theirs, ours) = foreground::console_pair()?;
         (Some(theirs), Some(ours))
