@@ -16,6 +16,7 @@ mod fsutil;
 mod oom;
 mod resources;
 pub mod stats;
+pub mod systemd;
 mod v1;
 mod v2;
 
@@ -55,10 +56,10 @@ pub enum CgroupError {
     Freeze { path: PathBuf, msg: String },
     #[error("{field}: {msg}")]
     Unsupported { field: String, msg: String },
-    #[error(
-        "--systemd-cgroup is not supported: berth has no systemd cgroup driver; use the default cgroupfs driver"
-    )]
-    Systemd,
+    #[error("systemd is not running on this host: cannot use --systemd-cgroup")]
+    SystemdNotRunning,
+    #[error("--systemd-cgroup: {0}")]
+    Systemd(String),
     #[error("cgroup controller {0:?} is not mounted on this host")]
     NoController(String),
 }
@@ -110,6 +111,9 @@ pub struct CgroupRecord {
     /// The most trailing components berth created in any hierarchy (each
     /// directory records its own count in `CgroupDir::created`).
     pub created_levels: usize,
+    /// The transient unit, under `--systemd-cgroup`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
 }
 
 /// The container's directory in one hierarchy.
@@ -189,7 +193,7 @@ pub struct Request<'a> {
 /// Resolves the cgroup for a new container and returns its manager.
 pub fn for_container(req: &Request<'_>) -> Result<Box<dyn Manager>> {
     if req.systemd {
-        return Err(CgroupError::Systemd);
+        return systemd::for_container(req);
     }
     let (config_path, id) = (req.path, req.id);
     let mode = detect_mode();
@@ -205,6 +209,9 @@ pub fn for_container(req: &Request<'_>) -> Result<Box<dyn Manager>> {
 
 /// Reopens the manager of an existing container from its record.
 pub fn from_record(rec: &CgroupRecord) -> Box<dyn Manager> {
+    if let Some(unit) = &rec.systemd_unit {
+        return Box::new(systemd::Systemd::from_record(rec, unit));
+    }
     match rec.mode {
         Mode::Unified => Box::new(v2::V2::from_record(rec)),
         Mode::Legacy | Mode::Hybrid => Box::new(v1::V1::from_record(rec)),

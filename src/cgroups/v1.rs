@@ -397,6 +397,7 @@ impl Manager for V1 {
             path: self.path.clone(),
             dirs: self.dirs.clone(),
             created_levels: self.dirs.iter().map(|d| d.created).max().unwrap_or(0),
+            systemd_unit: None,
         }
     }
 

@@ -252,6 +252,7 @@ impl Manager for V2 {
                 created: self.created_levels,
             }],
             created_levels: self.created_levels,
+            systemd_unit: None,
         }
     }
 

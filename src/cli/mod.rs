@@ -60,7 +60,7 @@ pub struct GlobalOpts {
     /// Log debug messages, including the duration of each launch phase.
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Use the systemd cgroup driver (not supported: berth refuses it).
+    /// Use the systemd cgroup driver (cgroupsPath is "slice:prefix:name").
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
     /// Rootless mode (only before the command: `spec --rootless` is a flag

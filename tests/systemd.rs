@@ -1,0 +1,287 @@
+//! The systemd cgroup driver (`--systemd-cgroup`), proved on a host whose
+//! PID 1 is systemd: the systemd mode of the test VM
+//! (`BERTH_VM_INIT=systemd tests/vm/run`, see tests/vm/README.md). The
+//! tests are `#[ignore]`d on hosts without systemd; the VM runs them with
+//! `--include-ignored`. Each checks the unit (`systemctl show`), the cgroup
+//! files from inside the container, and that nothing is left.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::Fixture;
+use serde_json::json;
+
+/// `systemctl daemon-reload` keeps systemd from answering anyone for its
+/// duration (tens of seconds under TCG), so a test that reloads holds this
+/// exclusively and the others share it.
+static SYSTEMD: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    SYSTEMD.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn exclusive() -> std::sync::RwLockWriteGuard<'static, ()> {
+    SYSTEMD.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn systemctl(args: &[&str]) -> (bool, String) {
+    let o = Command::new("systemctl").args(args).output().unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).trim().to_string() + &String::from_utf8_lossy(&o.stderr),
+    )
+}
+
+fn show(unit: &str, prop: &str) -> String {
+    let (_, out) = systemctl(&["show", "-p", prop, "--value", unit]);
+    out.trim().to_string()
+}
+
+fn load_state(unit: &str) -> String {
+    show(unit, "LoadState")
+}
+
+/// A unique scope name part for this test process.
+fn name(test: &str) -> String {
+    format!("bt{}-{test}", std::process::id())
+}
+
+/// A fixture whose config uses the systemd path `path` and runs `args`.
+fn fixture(test: &str, path: &str, args: &[&str]) -> Fixture {
+    let f = Fixture::new(test, args);
+    f.edit(|c| c["linux"]["cgroupsPath"] = json!(path));
+    f
+}
+
+fn sd(f: &Fixture, args: &[&str]) -> String {
+    let mut a = vec!["--systemd-cgroup"];
+    a.extend_from_slice(args);
+    f.ok(&a)
+}
+
+fn create(f: &Fixture, id: &str) {
+    let b = f.bundle.to_string_lossy().to_string();
+    sd(f, &["create", "--bundle", &b, id]);
+}
+
+fn host_file(cgroup: &str, file: &str) -> String {
+    std::fs::read_to_string(
+        PathBuf::from("/sys/fs/cgroup")
+            .join(cgroup.trim_start_matches('/'))
+            .join(file),
+    )
+    .unwrap_or_else(|e| panic!("read {cgroup}/{file}: {e}"))
+    .trim()
+    .to_string()
+}
+
+fn resources() -> serde_json::Value {
+    json!({
+        "memory": {"limit": 67108864, "reservation": 33554432},
+        "cpu": {"shares": 512, "quota": 20000, "period": 50000},
+        "pids": {"limit": 20}
+    })
+}
+
+/// The v2 files that carry `resources()`, and their values.
+fn expected_files() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("memory.max", "67108864"),
+        ("memory.low", "33554432"),
+        ("pids.max", "20"),
+        ("cpu.max", "20000 50000"),
+        ("cpu.weight", "59"),
+    ]
+}
+
+fn check_files(cgroup: &str) {
+    for (file, want) in expected_files() {
+        assert_eq!(host_file(cgroup, file), want, "{cgroup}/{file}");
+    }
+}
+
+fn assert_gone(f: &Fixture, unit: &str, cgroup: &str) {
+    assert_eq!(load_state(unit), "not-found", "unit {unit} left behind");
+    let dir = PathBuf::from("/sys/fs/cgroup").join(cgroup.trim_start_matches('/'));
+    assert!(!dir.exists(), "cgroup left behind: {}", dir.display());
+    f.assert_clean();
+}
+
+#[test]
+#[ignore = "needs systemd as PID 1: the systemd VM runs it"]
+fn scope_unit_with_properties_and_limits() {
+    let _lock = shared();
+    let n = name("props");
+    let unit = format!("berth-{n}.scope");
+    let cg = format!("/system.slice/{unit}");
+    let f = fixture(
+        "props",
+        &format!(":berth:{n}"),
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/cgroup /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max",
+        ],
+    );
+    f.edit(|c| {
+        c["linux"]["resources"] = resources();
+        c["annotations"] = json!({"org.systemd.property.TimeoutStopSec": "uint64 7"});
+    });
+    create(&f, "c1");
+    assert_eq!(show(&unit, "ActiveState"), "active");
+    assert_eq!(show(&unit, "Slice"), "system.slice");
+    assert_eq!(show(&unit, "Delegate"), "yes");
+    assert_eq!(show(&unit, "MemoryMax"), "67108864");
+    assert_eq!(show(&unit, "MemoryLow"), "33554432");
+    assert_eq!(show(&unit, "TasksMax"), "20");
+    assert_eq!(show(&unit, "CPUQuotaPerSecUSec"), "400ms");
+    assert_eq!(show(&unit, "TimeoutStopUSec"), "7s");
+    let pid = f.state("c1")["pid"].as_i64().unwrap();
+    let procs = host_file(&cg, "cgroup.procs");
+    assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
+    check_files(&cg);
+    // From inside: the container's own cgroup holds the limits.
+    sd(&f, &["start", "c1"]);
+    f.wait_status("c1", "stopped");
+    sd(&f, &["delete", "c1"]);
+    assert_gone(&f, &unit, &cg);
+}
+
+#[test]
+#[ignore = "needs systemd as PID 1: the systemd VM runs it"]
+fn limits_survive_daemon_reload() {
+    let _lock = exclusive();
+    let n = name("reload");
+    let unit = format!("berth-{n}.scope");
+    let cg = format!("/system.slice/{unit}");
+    let f = fixture(
+        "reload",
+        &format!("system.slice:berth:{n}"),
+        &["sleep", "100"],
+    );
+    f.edit(|c| c["linux"]["resources"] = resources());
+    create(&f, "c1");
+    check_files(&cg);
+    let (ok, out) = systemctl(&["daemon-reload"]);
+    assert!(ok, "daemon-reload: {out}");
+    check_files(&cg);
+    sd(&f, &["delete", "--force", "c1"]);
+    assert_gone(&f, &unit, &cg);
+}
+
+#[test]
+#[ignore = "needs systemd as PID 1: the systemd VM runs it"]
+fn update_pause_resume_ps_exec_kill() {
+    let _lock = exclusive();
+    let n = name("cmds");
+    let unit = format!("berth-{n}.scope");
+    let cg = format!("/system.slice/{unit}");
+    let f = fixture("cmds", &format!(":berth:{n}"), &["sleep", "100"]);
+    f.edit(|c| c["linux"]["resources"] = resources());
+    create(&f, "c1");
+    sd(&f, &["start", "c1"]);
+    sd(
+        &f,
+        &[
+            "update",
+            "--memory",
+            "134217728",
+            "--pids-limit",
+            "30",
+            "c1",
+        ],
+    );
+    assert_eq!(show(&unit, "MemoryMax"), "134217728");
+    assert_eq!(show(&unit, "TasksMax"), "30");
+    assert_eq!(host_file(&cg, "memory.max"), "134217728");
+    assert_eq!(host_file(&cg, "pids.max"), "30");
+    let (ok, out) = systemctl(&["daemon-reload"]);
+    assert!(ok, "{out}");
+    assert_eq!(host_file(&cg, "memory.max"), "134217728");
+    sd(&f, &["pause", "c1"]);
+    assert_eq!(f.status("c1"), "paused");
+    assert_eq!(host_file(&cg, "cgroup.freeze"), "1");
+    sd(&f, &["resume", "c1"]);
+    assert_eq!(f.status("c1"), "running");
+    assert_eq!(host_file(&cg, "cgroup.freeze"), "0");
+    let out = sd(&f, &["exec", "c1", "cat", "/proc/self/cgroup"]);
+    assert_eq!(
+        out.trim(),
+        "0::/",
+        "exec joins the unit's cgroup (cgroupns root)"
+    );
+    let ps = sd(&f, &["ps", "--format", "json", "c1"]);
+    let pids: Vec<i64> = serde_json::from_str(&ps).unwrap();
+    assert_eq!(pids, vec![f.state("c1")["pid"].as_i64().unwrap()]);
+    sd(&f, &["kill", "--all", "c1", "KILL"]);
+    f.wait_status("c1", "stopped");
+    sd(&f, &["delete", "c1"]);
+    assert_gone(&f, &unit, &cg);
+}
+
+#[test]
+#[ignore = "needs systemd as PID 1: the systemd VM runs it"]
+fn containerd_cri_and_podman_path_shapes() {
+    let _lock = shared();
+    let pid = std::process::id();
+    // containerd CRI: a pod slice below kubepods-like slices.
+    let pod = format!("bt{pid}-burstable-pod1a2b.slice");
+    let f = fixture("cri", &format!("{pod}:cri-containerd:abc{pid}"), &["true"]);
+    let unit = format!("cri-containerd-abc{pid}.scope");
+    let cg = format!("/bt{pid}.slice/bt{pid}-burstable.slice/{pod}/{unit}");
+    create(&f, "c1");
+    assert_eq!(show(&unit, "Slice"), pod);
+    assert!(
+        PathBuf::from(format!("/sys/fs/cgroup{cg}")).is_dir(),
+        "{cg}"
+    );
+    sd(&f, &["delete", "--force", "c1"]);
+    assert_eq!(load_state(&unit), "not-found");
+    // The parent slices are systemd's (implicit); stop what this test made.
+    let (ok, out) = systemctl(&["stop", &format!("bt{pid}.slice")]);
+    assert!(ok, "{out}");
+    assert_gone(&f, &unit, &cg);
+
+    // podman: machine.slice:libpod:<id>.
+    let f = fixture("podman", &format!("machine.slice:libpod:p{pid}"), &["true"]);
+    let unit = format!("libpod-p{pid}.scope");
+    create(&f, "c2");
+    assert_eq!(show(&unit, "Slice"), "machine.slice");
+    assert!(PathBuf::from(format!("/sys/fs/cgroup/machine.slice/{unit}")).is_dir());
+    sd(&f, &["delete", "--force", "c2"]);
+    assert_gone(&f, &unit, &format!("/machine.slice/{unit}"));
+}
+
+#[test]
+#[ignore = "needs systemd as PID 1: the systemd VM runs it"]
+fn bad_path_and_failing_unit_start_leave_nothing() {
+    let _lock = shared();
+    let f = fixture("bad", "system.slice:berth", &["true"]);
+    let b = f.bundle.to_string_lossy().to_string();
+    let err = f.fails(&["--systemd-cgroup", "create", "--bundle", &b, "c1"]);
+    assert!(err.contains("slice:prefix:name"), "{err}");
+    f.assert_clean();
+
+    // A unit systemd refuses to start: it requires a unit that does not
+    // exist.
+    let n = name("fail");
+    let unit = format!("berth-{n}.scope");
+    let f = fixture("fail", &format!(":berth:{n}"), &["true"]);
+    f.edit(|c| {
+        c["annotations"] =
+            json!({"org.systemd.property.Requires": format!("['{n}-missing.service']")})
+    });
+    let b = f.bundle.to_string_lossy().to_string();
+    let err = f.fails(&["--systemd-cgroup", "create", "--bundle", &b, "c2"]);
+    assert!(err.contains(&unit), "{err}");
+    assert_ne!(show(&unit, "ActiveState"), "active");
+    assert_ne!(
+        show(&unit, "ActiveState"),
+        "failed",
+        "ResetFailedUnit was not called"
+    );
+    assert_gone(&f, &unit, &format!("/system.slice/{unit}"));
+}
