@@ -336,3 +336,52 @@ fn features_reports_apparmor_enabled() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["linux"]["apparmor"]["enabled"], json!(true), "{v}");
 }
+
+/// A runtime confined by a profile named `runc` (Ubuntu's `runc`
+/// profile attaches to `/usr/sbin/runc`, so berth installed there runs
+/// under it) is the `peer=runc` of Docker's and containerd's default
+/// profiles: it signals the container even without the rule for
+/// unconfined senders, which refuses the same kill from berth
+/// unconfined.
+#[test]
+#[ignore = "needs AppArmor: tests/vm/lsm.sh runs it in the VM"]
+fn berth_under_a_profile_named_runc_is_the_peer_runc_of_docker_style_profiles() {
+    let name = "berth-test-lsm-peer";
+    let container = Profile::load(
+        name,
+        &format!(
+            "  file,\n  capability,\n  network,\n  unix,\n  \
+             signal (receive) peer=runc,\n  signal (receive) peer=crun,\n  \
+             signal (send,receive) peer={name},"
+        ),
+    );
+    let runtime = Profile::load(
+        "runc",
+        "  file,\n  capability,\n  network,\n  unix,\n  signal,\n  ptrace,\n  \
+         mount,\n  umount,\n  pivot_root,\n  change_profile,",
+    );
+    let f = fixture("lsm-peer", &["sleep", "1000"]);
+    f.edit(|c| c["process"]["apparmorProfile"] = json!(container.name));
+    let b = f.bundle.to_string_lossy().to_string();
+    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
+
+    let err = f.fails(&["kill", "c1", "KILL"]);
+    assert!(err.contains("ermission denied"), "{err}");
+    assert_eq!(f.status("c1"), "running");
+
+    let as_runc = |args: &[&str]| {
+        Command::new("aa-exec")
+            .args(["-p", &runtime.name, "--"])
+            .arg(common::berth_bin())
+            .arg("--root")
+            .arg(&f.root)
+            .args(args)
+            .output()
+            .expect("aa-exec (apt-get install apparmor)")
+    };
+    let out = as_runc(&["kill", "c1", "KILL"]);
+    assert!(out.status.success(), "{}", common::s(&out.stderr));
+    f.wait_status("c1", "stopped");
+    f.ok(&["delete", "c1"]);
+    f.assert_clean();
+}
