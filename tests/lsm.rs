@@ -2,7 +2,8 @@
 //! (`process.apparmorProfile`) seen from inside the container, for the init
 //! and for `exec`, with its rules enforced; an unknown profile refused with
 //! the field named; the runtime able to signal a container under a profile
-//! written like Docker's and containerd's defaults.
+//! written like Docker's and containerd's defaults, and under containerd's own
+//! generated default profile (`ctr run --apparmor-default-profile`).
 //!
 //! These need AppArmor enabled (`/sys/module/apparmor/parameters/enabled`
 //! is `Y`) and `apparmor_parser`, which the development machines lack, so
@@ -15,6 +16,7 @@
 //! removes them when it ends.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod callers;
 mod common;
 
 use std::path::PathBuf;
@@ -384,4 +386,52 @@ fn berth_under_a_profile_named_runc_is_the_peer_runc_of_docker_style_profiles() 
     f.wait_status("c1", "stopped");
     f.ok(&["delete", "c1"]);
     f.assert_clean();
+}
+
+/// containerd's own default profile, generated and loaded by `ctr run
+/// --apparmor-default-profile` (Debian 12's containerd 1.6), with berth
+/// as the runc binary: the container runs under it, and `ctr task kill`
+/// (the shim calling `berth kill`) stops it.
+#[test]
+#[ignore = "needs AppArmor: tests/vm/lsm.sh runs it in the VM"]
+fn containerd_default_profile_confines_and_berth_signals_through_it() {
+    require_apparmor();
+    let name = "berth-test-lsm-ctrd-default";
+    let dir = tempfile::tempdir().unwrap();
+    let d = callers::Containerd::start(dir.path(), "", false);
+    let ns = format!("berth-lsm-{}", std::process::id());
+    let image_name = "docker.io/library/busybox:berth";
+    let image = callers::busybox_image(dir.path(), image_name, &["sh"]);
+    callers::ok(d.ctr(&ns).args(["images", "import"]).arg(&image));
+    let berth_root = dir.path().join("berth-root");
+    callers::ok(
+        d.ctr(&ns)
+            .arg("run")
+            .arg("--runc-binary")
+            .arg(common::berth_bin())
+            .arg("--runc-root")
+            .arg(&berth_root)
+            .args(["-d", "--apparmor-default-profile", name, image_name, "t1"])
+            .args(["sleep", "1000"]),
+    );
+    let label = callers::ok(d.ctr(&ns).args([
+        "task",
+        "exec",
+        "--exec-id",
+        "e1",
+        "t1",
+        "cat",
+        "/proc/1/attr/current",
+    ]));
+    assert_eq!(label, format!("{name} (enforce)\n"));
+    callers::ok(d.ctr(&ns).args(["task", "kill", "-s", "SIGKILL", "t1"]));
+    callers::wait_for("the task to stop", || {
+        !callers::ok(d.ctr(&ns).args(["task", "ls"])).contains("RUNNING")
+    });
+    callers::ok(d.ctr(&ns).args(["task", "delete", "t1"]));
+    callers::ok(d.ctr(&ns).args(["container", "delete", "t1"]));
+    drop(d);
+    callers::unmount_below(dir.path());
+    callers::remove_cgroups(&ns);
+    let _ = std::fs::write("/sys/kernel/security/apparmor/.remove", name);
 }
