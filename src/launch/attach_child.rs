@@ -129,7 +129,11 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
     drop(proc);
     identity::create_cwd(&process.cwd)?;
     identity::apply_identity(process, setgroups)?;
-    labels.apply().map_err(|e| ChildError::Msg(e.to_string()))?;
+    // As in runc's setns init: after the identity, before a late filter.
+    labels
+        .apply_apparmor()
+        .and_then(|()| labels.apply_selinux())
+        .map_err(|e| ChildError::Msg(e.to_string()))?;
     crate::faults::checkpoint("exec:identity");
     if load_at == Some(LoadPoint::AfterIdentity) {
         load_seccomp(ctx)?;

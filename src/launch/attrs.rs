@@ -1,7 +1,7 @@
 //! Process attributes applied before the container program runs:
 //! scheduler, I/O priority, personality and memory policy (by the init,
-//! inherited across `execve`), the AppArmor and SELinux exec labels (right
-//! before `execve`), and CPU affinity (reset for the init, `initial` and
+//! inherited across `execve`), the AppArmor profile and SELinux exec label
+//! (both take effect at `execve`), and CPU affinity (reset for the init, `initial` and
 //! `final` for `exec` processes, as runtime-spec and runc do).
 
 use nix::errno::Errno;
@@ -117,21 +117,38 @@ impl LabelFiles {
         Ok(files)
     }
 
-    /// Writes the labels; they take effect at the next `execve`.
-    pub fn apply(&self) -> Result<(), AttrError> {
-        use std::io::Write;
-        let errno = |e: std::io::Error| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+    /// Writes the AppArmor profile (`exec <profile>`); it takes effect at
+    /// the next `execve`. The init calls it where runc applies the profile:
+    /// after the root filesystem and the hostname, before
+    /// `no_new_privs` and seccomp; `exec` once the identity is switched.
+    pub fn apply_apparmor(&self) -> Result<(), AttrError> {
         if let Some((mut f, v)) = self.apparmor.as_ref().map(|(f, v)| (f, v)) {
-            f.write_all(v.as_bytes())
-                .map_err(|e| fail("process.apparmorProfile", format!("apply {v:?}"))(errno(e)))?;
-        }
-        if let Some((mut f, v)) = self.selinux.as_ref().map(|(f, v)| (f, v)) {
+            use std::io::Write;
             f.write_all(v.as_bytes()).map_err(|e| {
-                fail("process.selinuxLabel", format!("set exec label {v:?}"))(errno(e))
+                fail(
+                    "process.apparmorProfile",
+                    format!("apply apparmor profile {v:?}"),
+                )(io_errno(&e))
             })?;
         }
         Ok(())
     }
+
+    /// Writes the SELinux exec label; it takes effect at the next
+    /// `execve`, so it is written right before it.
+    pub fn apply_selinux(&self) -> Result<(), AttrError> {
+        if let Some((mut f, v)) = self.selinux.as_ref().map(|(f, v)| (f, v)) {
+            use std::io::Write;
+            f.write_all(v.as_bytes()).map_err(|e| {
+                fail("process.selinuxLabel", format!("set exec label {v:?}"))(io_errno(&e))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn io_errno(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 fn cpu_set(cpus: &[usize]) -> Result<CpuSet, Errno> {

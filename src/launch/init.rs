@@ -9,7 +9,7 @@
 //! 3. sysctls, through the host's procfs while it is still visible;
 //! 4. root filesystem: propagation, mounts, devices; hooks; `pivot_root`;
 //! 5. stdio off the host's /dev/null, console, masked and read-only paths,
-//!    hostname;
+//!    hostname, the AppArmor profile;
 //! 6. process attributes, rlimits, user, capabilities, the program's path;
 //! 7. `Ready`, `Committed`, the gate, signals reset, seccomp (unless
 //!    loaded in step 6), startContainer hooks;
@@ -188,6 +188,10 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     if let Some(d) = &config.domainname {
         sys::process::set_domainname(d).map_err(sys_err("setdomainname"))?;
     }
+    // At runc's point: after the root filesystem and the hostname, before
+    // no_new_privs and seccomp. The startContainer hooks inherit it, as
+    // in runc.
+    labels.apply_apparmor()?;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
         process.user.umask.unwrap_or(0o022),
     ));
@@ -236,7 +240,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
         load_seccomp(ctx)?;
     }
     start_container_hooks(ctx, &env)?;
-    labels.apply()?;
+    labels.apply_selinux()?;
     exec_program(ctx, &exec)
 }
 
