@@ -15,6 +15,7 @@ use oci_spec::runtime::{
 
 use crate::sys::seccomp::Program;
 
+pub mod cache;
 pub mod enosys;
 
 /// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19), not yet in libc.

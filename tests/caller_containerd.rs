@@ -101,7 +101,12 @@ impl World {
         // The shim gives berth `--root <runc-root>/<namespace>`.
         let root = self.dir.path().join("berth-root").join(&self.ns);
         let left: Vec<_> = std::fs::read_dir(&root)
-            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name())
+                    .filter(|n| n != "seccomp~cache") // outlives containers by design
+                    .collect()
+            })
             .unwrap_or_default();
         assert!(left.is_empty(), "berth state left behind: {left:?}");
         let mounts = callers::mounts_below(self.dir.path());

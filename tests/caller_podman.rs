@@ -106,7 +106,12 @@ impl Podman {
     fn finish(self) {
         let _ = run(self.podman().args(["rm", "--all", "--force"]));
         let left: Vec<_> = std::fs::read_dir(&self.state)
-            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name())
+                    .filter(|n| n != "seccomp~cache") // outlives containers by design
+                    .collect()
+            })
             .unwrap_or_default();
         assert!(left.is_empty(), "berth state left behind: {left:?}");
         let mounts = callers::mounts_below(self.dir.path());

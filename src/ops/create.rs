@@ -107,7 +107,7 @@ impl Creation {
         let seccomp = config
             .seccomp
             .as_ref()
-            .map(crate::seccomp::compile)
+            .map(|s| crate::seccomp::cache::compile(s, Some(rt.store.root())))
             .transpose()?;
         drop(compile);
 

@@ -42,7 +42,7 @@ pub fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
     let seccomp = config
         .seccomp
         .as_ref()
-        .map(crate::seccomp::compile)
+        .map(|s| crate::seccomp::cache::compile(s, Some(rt.store.root())))
         .transpose()?;
     let pidfd_conn = opts
         .pidfd_socket
