@@ -15,6 +15,7 @@ mod devices;
 mod fsutil;
 mod oom;
 mod resources;
+mod rootless;
 pub mod stats;
 pub mod systemd;
 mod v1;
@@ -172,6 +173,11 @@ pub trait Manager {
     fn stats(&self) -> Result<Stats>;
     /// Starts watching for OOM kills in the cgroup.
     fn oom_watch(&self) -> Result<OomWatch>;
+    /// Whether the container has this cgroup at all (a rootless container
+    /// on a host whose hierarchies it may not write has none).
+    fn present(&self) -> bool {
+        true
+    }
 }
 
 /// What a new container asks of the cgroup layer: the one argument of
@@ -201,10 +207,41 @@ pub fn for_container(req: &Request<'_>) -> Result<Box<dyn Manager>> {
         Some(p) if !p.is_empty() => p.to_string(),
         _ => id.to_string(),
     };
-    Ok(match mode {
+    let manager: Box<dyn Manager> = match mode {
         Mode::Unified => Box::new(v2::V2::new(&inner, Path::new(CGROUP_ROOT))),
         Mode::Legacy | Mode::Hybrid => Box::new(v1::V1::new(&inner, mode)?),
-    })
+    };
+    if req.rootless {
+        let explicit = config_path.is_some_and(|p| !p.is_empty());
+        return Ok(Box::new(rootless::Rootless::new(manager, explicit)));
+    }
+    Ok(manager)
+}
+
+/// A record of the cgroups berth itself is in, which a container without
+/// a cgroup of its own (rootless, see `rootless.rs`) inherits: what its
+/// cgroup mount shows, as runc binds the init's current cgroups.
+pub fn own_record() -> Option<CgroupRecord> {
+    let mode = detect_mode();
+    match mode {
+        Mode::Unified => {
+            let own = fsutil::own_cgroup("")?;
+            Some(CgroupRecord {
+                mode,
+                path: own.clone(),
+                dirs: vec![CgroupDir {
+                    key: String::new(),
+                    mount: PathBuf::from(CGROUP_ROOT),
+                    dir: Path::new(CGROUP_ROOT).join(own.trim_start_matches('/')),
+                    controllers: Vec::new(),
+                    created: 0,
+                }],
+                created_levels: 0,
+                systemd_unit: None,
+            })
+        }
+        Mode::Legacy | Mode::Hybrid => v1::V1::new(".", mode).ok().map(|m| m.record()),
+    }
 }
 
 /// Reopens the manager of an existing container from its record.

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::logging::{self, Format};
-use crate::ops::Runtime;
+use crate::ops::{Caller, RootChoice, RootlessFlag, Runtime};
 
 /// berth: an OCI container runtime.
 #[derive(Debug, Parser)]
@@ -48,9 +48,10 @@ pub struct Cli {
 #[derive(Debug, clap::Args)]
 #[group(skip)]
 pub struct GlobalOpts {
-    /// Directory for container state.
-    #[arg(long, global = true, default_value = "/run/berth")]
-    pub root: PathBuf,
+    /// Directory for container state (default: /run/berth, or
+    /// $XDG_RUNTIME_DIR/berth when rootless).
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
     /// Log file (default: stderr).
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
@@ -183,10 +184,30 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
 }
 
 fn dispatch(g: &GlobalOpts, command: Command) -> anyhow::Result<i32> {
-    if g.rootless == Rootless::True {
-        anyhow::bail!("--rootless=true is not supported yet: run berth as root");
+    let caller = Caller::current();
+    let rootless = caller.rootless(match g.rootless {
+        Rootless::Auto => RootlessFlag::Auto,
+        Rootless::True => RootlessFlag::True,
+        Rootless::False => RootlessFlag::False,
+    });
+    // `spec`, `features` and `completion` keep no state: they need no root.
+    let needs_state = !matches!(
+        command,
+        Command::Spec(_) | Command::Features(_) | Command::Completion(_)
+    );
+    let root = match caller.state_root(g.root.as_deref()) {
+        Ok(r) => r,
+        Err(_) if !needs_state => RootChoice {
+            path: PathBuf::from(crate::ops::SYSTEM_ROOT),
+            private: false,
+        },
+        Err(e) => return Err(e.into()),
+    };
+    if needs_state {
+        root.prepare()?;
     }
-    let rt = Runtime::new(&g.root, g.systemd_cgroup);
+    let mut rt = Runtime::new(&root.path, g.systemd_cgroup);
+    rt.rootless = rootless;
     match command {
         Command::Create(a) => create::run(&rt, a),
         Command::Start(a) => start::run(&rt, a),
@@ -242,10 +263,10 @@ mod tests {
             "state",
             "c1",
         ]);
-        assert_eq!(c.global.root, PathBuf::from("/r"));
+        assert_eq!(c.global.root, Some(PathBuf::from("/r")));
         assert_eq!(c.global.log_format, Format::Json);
         let c = parse(&["state", "c1", "--root", "/r2"]);
-        assert_eq!(c.global.root, PathBuf::from("/r2"));
+        assert_eq!(c.global.root, Some(PathBuf::from("/r2")));
     }
 
     #[test]

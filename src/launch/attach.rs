@@ -153,11 +153,24 @@ fn ns_differs(pid: Pid, kind: NsKind) -> Result<bool, LaunchError> {
 
 /// Enters the container's PID and time namespaces (those in `flags`) for
 /// berth's next child; the value returned leads back after the clone.
+///
+/// Rootless (`join_user`): entering a PID namespace needs `CAP_SYS_ADMIN`
+/// over the user namespace that owns it, which an unprivileged berth has
+/// only inside the container's user namespace. berth joins that one too
+/// (the kernel does it first, atomically): it owns it, and there is no way
+/// back, so nothing is remembered to leave.
 fn enter_for_child(
     init_pidfd: BorrowedFd<'_>,
     flags: CloneFlags,
+    join_user: bool,
 ) -> Result<ChildNamespaces, LaunchError> {
     let mut ns = ChildNamespaces::default();
+    if join_user {
+        nix::sched::setns(init_pidfd, flags | CloneFlags::CLONE_NEWUSER).map_err(
+            LaunchError::sys("enter the container's user, PID and time namespaces (rootless)"),
+        )?;
+        return Ok(ns);
+    }
     for kind in [NsKind::Pid, NsKind::Time] {
         if flags.contains(kind.flag()) {
             ns.remember(kind)?;
@@ -177,12 +190,20 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<Spawned, LaunchError> {
     for (i, kind) in NsKind::ALL.iter().enumerate() {
         differs[i] = ns_differs(req.init, *kind)?;
     }
-    let (parent_ns, child_ns) = split_joins(|k| {
+    let (parent_ns, mut child_ns) = split_joins(|k| {
         NsKind::ALL
             .iter()
             .position(|x| *x == k)
             .is_some_and(|i| differs[i])
     });
+    // Unprivileged, berth must be in the container's user namespace to
+    // enter its PID namespace; the child then inherits it.
+    let join_user = !parent_ns.is_empty()
+        && child_ns.contains(CloneFlags::CLONE_NEWUSER)
+        && !nix::unistd::geteuid().is_root();
+    if join_user {
+        child_ns.remove(CloneFlags::CLONE_NEWUSER);
+    }
     let console = req
         .console
         .map(|fd| fd.try_clone_to_owned())
@@ -193,7 +214,7 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<Spawned, LaunchError> {
         })?;
     let (parent_chan, child_chan) = protocol::pair()?;
 
-    let ns = enter_for_child(req.init_pidfd, parent_ns)?;
+    let ns = enter_for_child(req.init_pidfd, parent_ns, join_user)?;
     let mut forked = clone3(&CloneRequest {
         pidfd: true,
         cgroup: req.placement.clone_into,

@@ -35,9 +35,22 @@ pub fn prepare(config: &Config) -> Result<Vec<(usize, OwnedFd)>, LaunchError> {
             // (a root-owned 0700 directory on the way): open it here, on
             // the host side, as runc does.
             if config.in_userns() && !e.options.remount {
-                let tree = m::clone_tree_at(&source.to_string_lossy(), *recursive).map_err(
-                    mount_err(e, &format!("open bind source {}", source.display())),
-                )?;
+                let tree = match m::clone_tree_at(&source.to_string_lossy(), *recursive) {
+                    Ok(t) => t,
+                    // Rootless (EPERM): cloning a mount tree needs CAP_SYS_ADMIN
+                    // over the host's mount namespace. The init, in its
+                    // own user namespace, binds the source itself (it
+                    // sees what the user sees).
+                    Err(nix::errno::Errno::EPERM) => {
+                        continue;
+                    }
+                    Err(err) => {
+                        return Err(mount_err(
+                            e,
+                            &format!("open bind source {}", source.display()),
+                        )(err));
+                    }
+                };
                 set_attrs(e, tree.as_fd())?;
                 out.push((e.index, tree));
             }

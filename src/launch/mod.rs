@@ -36,6 +36,7 @@ pub mod procfs;
 pub mod protocol;
 mod rootfs;
 pub mod stub;
+mod usermap;
 
 use std::path::PathBuf;
 
@@ -70,6 +71,13 @@ pub enum LaunchError {
     Cgroup(#[from] crate::cgroups::CgroupError),
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
+    /// `newuidmap`/`newgidmap` refused a mapping.
+    #[error("{field}: {command}: {msg}")]
+    IdMap {
+        field: &'static str,
+        command: String,
+        msg: String,
+    },
     #[error("seccomp listener {path}: {source}")]
     Listener {
         path: String,

@@ -18,7 +18,7 @@ use super::protocol::{self, Channel, Expect, FromInit, ToInit};
 use crate::cgroups::{CgroupRecord, Manager};
 use crate::logging::Phase;
 use crate::seccomp::Compiled;
-use crate::spec::{Config, IdMap, NsKind};
+use crate::spec::{Config, NsKind};
 use crate::state::{SpecState, Status};
 use crate::sys::clone::{CloneRequest, Forked, clone3};
 use crate::sys::{self, Errno};
@@ -172,14 +172,7 @@ fn open_ns(kind: NsKind, path: &Path) -> Result<OwnedFd, LaunchError> {
 }
 
 fn write_id_maps(pid: Pid, config: &Config) -> Result<(), LaunchError> {
-    let write = |file: &str, content: String| {
-        std::fs::write(format!("/proc/{pid}/{file}"), content).map_err(|e| LaunchError::Sys {
-            what: format!("write {file}"),
-            source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-        })
-    };
-    write("uid_map", IdMap::to_proc_format(&config.uid_mappings))?;
-    write("gid_map", IdMap::to_proc_format(&config.gid_mappings))
+    super::usermap::write(pid, &config.uid_mappings, &config.gid_mappings)
 }
 
 /// Makes `exec.fifo` and opens both its ends for the init: the read end is

@@ -445,10 +445,18 @@ fn mount_cgroup(
         clear: 0,
     };
     if rec.mode == Mode::Unified {
-        let mnt = if cg.own_ns {
-            FsContext::open("cgroup2")
-                .and_then(|c| c.mount(attr.set))
-                .map_err(merr(e, "mount cgroup2"))?
+        let fresh = if cg.own_ns {
+            match FsContext::open("cgroup2").and_then(|c| c.mount(attr.set)) {
+                Ok(m) => Some(m),
+                // Rootless without a delegated cgroup: bind it instead.
+                Err(Errno::EPERM) => None,
+                Err(err) => return Err(merr(e, "mount cgroup2")(err)),
+            }
+        } else {
+            None
+        };
+        let mnt = if let Some(m) = fresh {
+            m
         } else {
             let dir = rec.dirs.first().map(|d| d.dir.clone()).unwrap_or_default();
             let t =
@@ -476,7 +484,7 @@ fn mount_cgroup(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let sub = rootpath::mkdir_all(root, &dest.join(&name), 0o755)?;
-        let mnt = if cg.own_ns {
+        let fresh = if cg.own_ns {
             let ctx = if key.is_empty() {
                 FsContext::open("cgroup2")
             } else {
@@ -492,8 +500,17 @@ fn mount_cgroup(
                         .map_err(merr(e, format!("cgroup controller {c}")))?;
                 }
             }
-            ctx.mount(attr.set)
-                .map_err(merr(e, format!("mount cgroup {name}")))?
+            match ctx.mount(attr.set) {
+                Ok(m) => Some(m),
+                // Rootless: a fresh hierarchy needs the host's root.
+                Err(Errno::EPERM) => None,
+                Err(err) => return Err(merr(e, format!("mount cgroup {name}"))(err)),
+            }
+        } else {
+            None
+        };
+        let mnt = if let Some(m) = fresh {
+            m
         } else {
             let t = m::clone_tree_at(&dir.to_string_lossy(), false)
                 .map_err(merr(e, format!("bind cgroup {name}")))?;

@@ -149,7 +149,13 @@ impl Creation {
         guard.dir().save_with(&state, false)?;
         faults::checkpoint("create:dir");
         cgroup.create()?;
-        guard.cgroup = Some(cgroup.record());
+        if cgroup.present() {
+            guard.cgroup = Some(cgroup.record());
+        } else {
+            // Rootless without a writable hierarchy: no cgroup at all.
+            state.cgroup = None;
+            guard.dir().save_with(&state, false)?;
+        }
         // Always: the default device rules apply even without resources.
         let no_resources = oci_spec::runtime::LinuxResources::default();
         cgroup.apply(config.resources.as_ref().unwrap_or(&no_resources))?;
@@ -161,7 +167,13 @@ impl Creation {
             id,
             config: &config,
             cgroup: cgroup.as_ref(),
-            cgroup_record: Some(cgroup.record()),
+            // Without a cgroup of its own (rootless), the init stays in
+            // berth's, and a cgroup mount shows that one.
+            cgroup_record: if cgroup.present() {
+                Some(cgroup.record())
+            } else {
+                cgroups::own_record()
+            },
             gate: match mode {
                 Mode::Create => Gate::Fifo(&fifo),
                 Mode::Run => Gate::Socket,
@@ -183,7 +195,7 @@ impl Creation {
         }
         state.status = Status::Created;
         state.init = ProcessId::of(launched.pid);
-        state.cgroup = Some(cgroup.record());
+        state.cgroup = cgroup.present().then(|| cgroup.record());
         guard.dir().save(&state)?;
         faults::checkpoint("create:saved");
         let dir = guard.disarm();

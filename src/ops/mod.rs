@@ -15,6 +15,7 @@ mod list;
 mod pause;
 mod pidfd_socket;
 mod ps;
+mod rootless;
 mod run;
 mod start;
 mod state;
@@ -32,6 +33,7 @@ pub use kill::kill;
 pub use list::{ListEntry, list};
 pub use pause::{pause, resume};
 pub use ps::{pids as ps_pids, table as ps_table};
+pub use rootless::{Caller, RootChoice, RootlessFlag, SYSTEM_ROOT, is_initial_map};
 pub use run::{RunOptions, run};
 pub use start::start;
 pub use state::{ContainerStatus, state};
@@ -45,8 +47,7 @@ pub struct Runtime {
     pub store: Store,
     /// `--systemd-cgroup`: refused, berth has only the cgroupfs driver.
     pub systemd_cgroup: bool,
-    /// Rootless mode, resolved from `--rootless` (always false until
-    /// rootless support lands: `--rootless true` is refused at the CLI).
+    /// Rootless mode, resolved from `--rootless` (`Caller::rootless`).
     pub rootless: bool,
 }
 

@@ -8,7 +8,14 @@ pub fn pids(rt: &Runtime, id: &str) -> Result<Vec<i32>> {
     let dir = rt.store.open_unlocked(id)?;
     let state = dir.load()?;
     let Some(rec) = &state.cgroup else {
-        return Ok(Vec::new());
+        // No cgroup (rootless on a hierarchy the user may not write): the
+        // init and its descendants, as the host's /proc shows them.
+        let Some(init) = state.init.as_ref().filter(|p| p.is_alive()) else {
+            return Ok(Vec::new());
+        };
+        let mut pids = process_tree(init.pid().as_raw());
+        pids.sort_unstable();
+        return Ok(pids);
     };
     let mut pids: Vec<i32> = cgroups::from_record(rec)
         .pids()?
@@ -17,6 +24,31 @@ pub fn pids(rt: &Runtime, id: &str) -> Result<Vec<i32>> {
         .collect();
     pids.sort_unstable();
     Ok(pids)
+}
+
+/// `pid` and every descendant, from `/proc/<pid>/task/*/children`.
+fn process_tree(pid: i32) -> Vec<i32> {
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i];
+        i += 1;
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            for c in children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<i32>().ok())
+            {
+                if !out.contains(&c) {
+                    out.push(c);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Runs `ps` with `args` (`-ef` when empty) and keeps its header and the
