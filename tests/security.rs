@@ -427,28 +427,10 @@ fn user_namespace_container_cannot_write_the_host_cgroup_tree() {
     f.assert_clean();
 }
 
-/// CVE-2023-25809 itself needs rootless mode, which berth does not have
-/// yet: `--rootless=true` is refused. When rootless lands this test fails
-/// and `rootless_container_cannot_write_the_host_cgroup_tree` below must
-/// be enabled.
-#[test]
-fn rootless_mode_is_refused_until_it_exists() {
-    let f = Fixture::new("sec-rootless-refused", &["true"]);
-    let b = f.bundle.to_string_lossy().to_string();
-    let err = f.fails(&["--rootless=true", "create", "--bundle", &b, "c1"]);
-    assert!(
-        err.contains("--rootless=true is not supported yet"),
-        "{err}"
-    );
-    f.assert_clean();
-}
-
 /// CVE-2023-25809: a rootless container (berth run by an unprivileged
 /// user, `berth spec --rootless`) without a cgroup namespace must not be
 /// able to write the user's delegated cgroup tree through /sys/fs/cgroup.
-/// Ready for when rootless mode exists.
 #[test]
-#[ignore = "rootless mode does not exist yet (--rootless=true is refused)"]
 fn rootless_container_cannot_write_the_host_cgroup_tree() {
     let f = Fixture::new("sec-rootless", &["true"]);
     let mut c = berth::spec::template::default_config(true, 1000, 1000);

@@ -115,7 +115,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
             "process: is required to create a container".into(),
         ));
     };
-    guard(ctx.parent)?;
+    guard(ctx.parent, defer_nondumpable(ctx))?;
     // Every write into /proc goes through the host's procfs, opened before
     // any namespace is joined (a joined mount namespace's /proc may be fake).
     let proc = HostProc::open().map_err(sys_err("open the host's /proc"))?;
@@ -272,12 +272,22 @@ fn load_seccomp(ctx: &InitCtx<'_>) -> Result<(), InitError> {
 
 /// Step 1: die with the parent during set-up, and keep the set-up process
 /// out of reach of ptrace and /proc from the container (CVE-2016-9962).
-fn guard(parent: Pid) -> Result<(), InitError> {
+/// Rootless: an unprivileged parent can write `/proc/<pid>/{uid,gid}_map`
+/// and `setgroups` only while the init is dumpable (else they belong to
+/// root), so the init turns non-dumpable once the maps are written.
+fn defer_nondumpable(ctx: &InitCtx<'_>) -> bool {
+    ctx.plan.write_maps && !nix::unistd::geteuid().is_root()
+}
+
+fn guard(parent: Pid, defer: bool) -> Result<(), InitError> {
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(sys_err("set parent death signal"))?;
     // If berth died before the line above, its end of the socket is closed
     // and the next exchange fails, so set-up stops there. (getppid() cannot
     // tell: it is 0 in a new PID namespace.)
     let _ = parent;
+    if defer {
+        return Ok(());
+    }
     nix::sys::prctl::set_dumpable(false).map_err(sys_err("prctl(PR_SET_DUMPABLE)"))
 }
 
@@ -296,6 +306,9 @@ fn namespaces(ctx: &InitCtx<'_>) -> Result<(), InitError> {
     }
     if plan.child_waits_for_parent(ctx.req.cgroup.clone_target().is_some()) {
         ctx.chan.expect_from_parent(ToInit::Proceed)?;
+    }
+    if defer_nondumpable(ctx) {
+        nix::sys::prctl::set_dumpable(false).map_err(sys_err("prctl(PR_SET_DUMPABLE)"))?;
     }
     if plan.fork {
         // A PID namespace made by unshare holds only our children: fork the

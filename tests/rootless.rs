@@ -1,0 +1,447 @@
+//! Rootless berth: run by an unprivileged user that the tests create
+//! (`berth-rootless`, with /etc/subuid and /etc/subgid ranges), on bundles
+//! under /tmp owned by that user, with `berth spec --rootless` configs.
+//! Root only sets the world up; every berth command runs as the user
+//! (`setpriv`), and every effect is read from inside the container.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::{TIMEOUT, s, wait_timeout};
+use serde_json::{Value, json};
+
+const USER: &str = "berth-rootless";
+
+/// The test user: uid, gid and its subordinate uid and gid ranges.
+struct User {
+    uid: u32,
+    gid: u32,
+    subuid: (u32, u32),
+    subgid: (u32, u32),
+}
+
+fn sub_range(file: &str) -> Option<(u32, u32)> {
+    std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
+        let mut f = l.split(':');
+        (f.next()? == USER).then_some(())?;
+        Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+    })
+}
+
+/// Creates the user (and its ranges) if missing; root only.
+fn user() -> User {
+    common::require_root();
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _g = LOCK.lock().unwrap();
+    if nix::unistd::User::from_name(USER).unwrap().is_none() {
+        let out = Command::new("useradd")
+            .args([
+                "--no-create-home",
+                "--user-group",
+                "--shell",
+                "/usr/sbin/nologin",
+                USER,
+            ])
+            .output()
+            .expect("useradd (package passwd)");
+        assert!(out.status.success(), "useradd: {}", s(&out.stderr));
+    }
+    for file in ["/etc/subuid", "/etc/subgid"] {
+        if sub_range(file).is_none() {
+            let mut text = std::fs::read_to_string(file).unwrap_or_default();
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(&format!("{USER}:1879048192:65536\n"));
+            std::fs::write(file, text).unwrap();
+        }
+    }
+    let u = nix::unistd::User::from_name(USER).unwrap().unwrap();
+    User {
+        uid: u.uid.as_raw(),
+        gid: u.gid.as_raw(),
+        subuid: sub_range("/etc/subuid").unwrap(),
+        subgid: sub_range("/etc/subgid").unwrap(),
+    }
+}
+
+/// A bundle and a runtime directory owned by the user, under /tmp (not
+/// below /root, which is 0700).
+struct Rootless {
+    user: User,
+    dir: tempfile::TempDir,
+    bundle: PathBuf,
+    xdg: PathBuf,
+    ids: std::cell::RefCell<Vec<String>>,
+}
+
+fn chown_tree(p: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::lchown(p, Some(uid), Some(gid)).unwrap();
+    if p.is_dir() && !p.is_symlink() {
+        for e in std::fs::read_dir(p).unwrap().flatten() {
+            chown_tree(&e.path(), uid, gid);
+        }
+    }
+}
+
+impl Rootless {
+    /// A `berth spec --rootless` bundle (written by the user) running `args`.
+    fn new(name: &str, args: &[&str]) -> Self {
+        let user = user();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("berth-rootless-{name}-"))
+            .tempdir_in("/tmp")
+            .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let bundle = dir.path().join("bundle");
+        common::make_rootfs(&bundle.join("rootfs"));
+        let xdg = dir.path().join("xdg");
+        std::fs::create_dir(&xdg).unwrap();
+        std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o700)).unwrap();
+        chown_tree(dir.path(), user.uid, user.gid);
+        let f = Self {
+            user,
+            dir,
+            bundle,
+            xdg,
+            ids: Default::default(),
+        };
+        let b = f.bundle.to_string_lossy().to_string();
+        f.ok(&["spec", "--rootless", "--bundle", &b]);
+        f.edit(|c| {
+            c["process"]["terminal"] = json!(false);
+            c["process"]["args"] = json!(args);
+        });
+        f
+    }
+
+    fn config(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.bundle.join("config.json")).unwrap()).unwrap()
+    }
+
+    fn edit(&self, f: impl FnOnce(&mut Value)) {
+        let mut c = self.config();
+        f(&mut c);
+        let p = self.bundle.join("config.json");
+        std::fs::write(&p, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+        std::os::unix::fs::chown(&p, Some(self.user.uid), Some(self.user.gid)).unwrap();
+    }
+
+    /// berth as the user, with only its runtime directory in the
+    /// environment (the state root defaults to $XDG_RUNTIME_DIR/berth).
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("setpriv");
+        c.arg(format!("--reuid={}", self.user.uid))
+            .arg(format!("--regid={}", self.user.gid))
+            .arg("--init-groups")
+            .arg("--")
+            .arg(common::berth_bin())
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("XDG_RUNTIME_DIR", &self.xdg)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs berth as the user; output through files (a container keeps
+    /// inherited pipes open); a command that outlives `TIMEOUT` fails.
+    fn berth(&self, args: &[&str]) -> Output {
+        if args.iter().any(|a| matches!(*a, "create" | "run"))
+            && let Some(id) = args.last()
+        {
+            self.ids.borrow_mut().push(id.to_string());
+        }
+        let out = tempfile::tempfile().unwrap();
+        let err = tempfile::tempfile().unwrap();
+        let mut child = self
+            .cmd()
+            .args(args)
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap())
+            .spawn()
+            .unwrap();
+        let status = wait_timeout(&mut child, TIMEOUT).unwrap_or_else(|| {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("berth {args:?} (rootless) did not finish within {TIMEOUT:?}")
+        });
+        Output {
+            status,
+            stdout: read(out),
+            stderr: read(err),
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.berth(args);
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            s(&out.stdout),
+            s(&out.stderr)
+        );
+        s(&out.stdout)
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.berth(args);
+        assert!(
+            !out.status.success(),
+            "berth {args:?} unexpectedly succeeded: {}",
+            s(&out.stdout)
+        );
+        s(&out.stderr)
+    }
+
+    fn b(&self) -> String {
+        self.bundle.to_string_lossy().to_string()
+    }
+
+    fn state_root(&self) -> PathBuf {
+        self.xdg.join("berth")
+    }
+
+    /// Nothing left: no state directory, mount or process.
+    fn assert_clean(&self) {
+        let left: Vec<String> = std::fs::read_dir(self.state_root())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n != "seccomp~cache")
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            left.is_empty(),
+            "state left in {:?}: {left:?}",
+            self.state_root()
+        );
+        let bundle = self.b();
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let ours: Vec<&str> = mounts.lines().filter(|l| l.contains(&bundle)).collect();
+        assert!(ours.is_empty(), "mounts left behind: {ours:?}");
+        let procs = common::processes_rooted_in(&self.bundle.join("rootfs"));
+        assert!(procs.is_empty(), "processes left behind: {procs:?}");
+    }
+}
+
+impl Drop for Rootless {
+    fn drop(&mut self) {
+        for id in self.ids.borrow().iter() {
+            let _ = self
+                .cmd()
+                .args(["delete", "--force", id])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+fn read(mut f: std::fs::File) -> Vec<u8> {
+    use std::io::{Read, Seek};
+    let mut v = Vec::new();
+    f.rewind().unwrap();
+    f.read_to_end(&mut v).unwrap();
+    v
+}
+
+/// The ranges of a `/proc/<pid>/{u,g}id_map`, whitespace normalised.
+fn ranges(map: &str) -> Vec<String> {
+    map.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn spec_rootless_bundle_runs_as_root_of_its_own_user_namespace() {
+    let f = Rootless::new(
+        "run",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map; echo --; cat /proc/self/gid_map; echo --; id -u; id -g",
+        ],
+    );
+    let out = f.ok(&["run", "--bundle", &f.b(), "r1"]);
+    let parts: Vec<&str> = out.split("--\n").collect();
+    assert_eq!(parts.len(), 3, "{out}");
+    assert_eq!(ranges(parts[0]), [format!("0 {} 1", f.user.uid)]);
+    assert_eq!(ranges(parts[1]), [format!("0 {} 1", f.user.gid)]);
+    assert_eq!(parts[2], "0\n0\n");
+    // The state root is $XDG_RUNTIME_DIR/berth, private to the user.
+    let meta = std::fs::metadata(f.state_root()).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), f.user.uid);
+    f.assert_clean();
+}
+
+#[test]
+fn life_cycle_exec_kill_ps_list_delete() {
+    let f = Rootless::new("life", &["sleep", "1000"]);
+    f.ok(&["create", "--bundle", &f.b(), "l1"]);
+    let st: Value = serde_json::from_str(&f.ok(&["state", "l1"])).unwrap();
+    assert_eq!(st["status"], "created");
+    f.ok(&["start", "l1"]);
+    let st: Value = serde_json::from_str(&f.ok(&["state", "l1"])).unwrap();
+    assert_eq!(st["status"], "running");
+    let pid = st["pid"].as_i64().unwrap();
+    // The init is the user's on the host.
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(
+        uid_line.split_whitespace().nth(1),
+        Some(f.user.uid.to_string().as_str())
+    );
+    let list = f.ok(&["list", "-q"]);
+    assert_eq!(list.trim(), "l1");
+    // exec joins every namespace of the container, user namespace first.
+    let out = f.ok(&[
+        "exec",
+        "l1",
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map; readlink /proc/self/ns/pid; readlink /proc/1/ns/pid",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "0", "{out}");
+    assert_eq!(ranges(lines[1]), [format!("0 {} 1", f.user.uid)]);
+    assert_eq!(
+        lines[2], lines[3],
+        "exec is not in the container's PID namespace"
+    );
+    let ps = f.ok(&["ps", "-f", "json", "l1"]);
+    let pids: Vec<i64> = serde_json::from_str(&ps).unwrap();
+    assert!(pids.contains(&pid), "{ps}");
+    f.ok(&["kill", "l1", "KILL"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let st: Value = serde_json::from_str(&f.ok(&["state", "l1"])).unwrap();
+        if st["status"] == "stopped" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never stopped");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    f.ok(&["delete", "l1"]);
+    f.assert_clean();
+}
+
+#[test]
+fn multi_range_mapping_goes_through_newuidmap() {
+    let f = Rootless::new(
+        "multi",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map; echo --; cat /proc/self/gid_map",
+        ],
+    );
+    let (u, g) = (&f.user, &f.user);
+    let uid_maps = json!([
+        {"containerID": 0, "hostID": u.uid, "size": 1},
+        {"containerID": 1, "hostID": u.subuid.0, "size": u.subuid.1}
+    ]);
+    let gid_maps = json!([
+        {"containerID": 0, "hostID": g.gid, "size": 1},
+        {"containerID": 1, "hostID": g.subgid.0, "size": g.subgid.1}
+    ]);
+    f.edit(|c| {
+        c["linux"]["uidMappings"] = uid_maps;
+        c["linux"]["gidMappings"] = gid_maps;
+    });
+    let out = f.ok(&["run", "--bundle", &f.b(), "m1"]);
+    let (uids, gids) = out.split_once("--\n").unwrap();
+    assert_eq!(
+        ranges(uids),
+        [
+            format!("0 {} 1", u.uid),
+            format!("1 {} {}", u.subuid.0, u.subuid.1)
+        ]
+    );
+    assert_eq!(
+        ranges(gids),
+        [
+            format!("0 {} 1", g.gid),
+            format!("1 {} {}", g.subgid.0, g.subgid.1)
+        ]
+    );
+    f.assert_clean();
+}
+
+#[test]
+fn a_range_outside_subuid_is_refused_naming_the_mapping() {
+    let f = Rootless::new("badmap", &["true"]);
+    f.edit(|c| {
+        c["linux"]["uidMappings"] =
+            json!([{"containerID": 0, "hostID": 4000000000u32, "size": 10}]);
+    });
+    let err = f.fails(&["create", "--bundle", &f.b(), "b1"]);
+    assert!(err.contains("linux.uidMappings"), "{err}");
+    assert!(err.contains("newuidmap"), "{err}");
+    f.assert_clean();
+}
+
+#[test]
+fn a_failing_rootless_create_leaves_nothing() {
+    // Fails in the child, after the user namespace and the mounts.
+    let f = Rootless::new("fail", &["/no/such/program"]);
+    let err = f.fails(&["create", "--bundle", &f.b(), "f1"]);
+    assert!(err.contains("/no/such/program"), "{err}");
+    f.assert_clean();
+    // Fails in the child's mounts (a missing bind source).
+    f.edit(|c| {
+        c["process"]["args"] = json!(["true"]);
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/mnt", "type": "none", "source": "/no/such/dir",
+            "options": ["rbind"]
+        }));
+    });
+    let err = f.fails(&["create", "--bundle", &f.b(), "f2"]);
+    assert!(
+        err.contains("/mnt") || err.contains("/no/such/dir"),
+        "{err}"
+    );
+    f.assert_clean();
+}
+
+#[test]
+fn limits_without_a_writable_cgroup_are_refused_by_name() {
+    // This host's cgroupfs hierarchies belong to root: a rootless container
+    // gets no cgroup, so a limit cannot be honoured and must not be dropped.
+    let f = Rootless::new("limits", &["true"]);
+    f.edit(|c| c["linux"]["resources"] = json!({"memory": {"limit": 67108864}}));
+    let err = f.fails(&["run", "--bundle", &f.b(), "x1"]);
+    assert!(err.contains("linux.resources.memory"), "{err}");
+    f.assert_clean();
+    // Without limits or a cgroupsPath, it runs without a cgroup.
+    f.edit(|c| {
+        c["linux"].as_object_mut().unwrap().remove("resources");
+    });
+    f.ok(&["run", "--bundle", &f.b(), "x2"]);
+    f.assert_clean();
+}
+
+#[test]
+fn no_runtime_dir_and_no_root_is_a_clear_error() {
+    let f = Rootless::new("noxdg", &["true"]);
+    let out = f
+        .cmd()
+        .env_remove("XDG_RUNTIME_DIR")
+        .args(["list"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = s(&out.stderr);
+    assert!(
+        err.contains("XDG_RUNTIME_DIR") && err.contains("--root"),
+        "{err}"
+    );
+}
