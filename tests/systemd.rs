@@ -6,7 +6,10 @@
 //! files from inside the container, and that nothing is left.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod callers;
 mod common;
+#[path = "callers/podman.rs"]
+mod podman;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -385,4 +388,57 @@ fn bad_path_and_failing_unit_start_leave_nothing() {
         "ResetFailedUnit was not called"
     );
     assert_gone(&f, &unit, &format!("/system.slice/{unit}"));
+}
+
+#[test]
+#[ignore = "needs systemd as PID 1 and podman: the systemd VM runs it"]
+fn podman_with_the_systemd_cgroup_manager() {
+    let _lock = shared();
+    let p = podman::Podman::with_manager(true);
+    let id = callers::ok(&mut p.run_args(
+        &["-d", "--name", "p1", "--cgroupns", "host"],
+        &["sh", "-c", "cat /proc/self/cgroup; exec sleep 1000"],
+    ))
+    .trim()
+    .to_string();
+    let unit = format!("libpod-{id}.scope");
+    let cg = format!("/machine.slice/{unit}");
+    // berth got --systemd-cgroup and podman's `machine.slice:libpod:<id>`.
+    assert_eq!(show(&unit, "ActiveState"), "active");
+    assert_eq!(show(&unit, "Slice"), "machine.slice");
+    assert_eq!(show(&unit, "Delegate"), "yes");
+    // From inside, the init and an exec: in the unit's cgroup, in every
+    // hierarchy.
+    let in_unit = |out: &str| {
+        assert!(!out.trim().is_empty());
+        for l in out.lines() {
+            assert!(l.ends_with(&format!(":{cg}")), "not in {cg}: {l}\n{out}");
+        }
+    };
+    callers::wait_for("the init's output in podman's log", || {
+        !callers::ok(p.podman().args(["logs", "p1"]))
+            .trim()
+            .is_empty()
+    });
+    in_unit(&callers::ok(p.podman().args(["logs", "p1"])));
+    in_unit(&callers::ok(p.podman().args([
+        "exec",
+        "p1",
+        "cat",
+        "/proc/self/cgroup",
+    ])));
+    let out = callers::run(p.podman().args(["exec", "p1", "sh", "-c", "exit 5"]));
+    assert_eq!(out.status.code(), Some(5));
+    callers::ok(p.podman().args(["stop", "-t", "1", "p1"]));
+    let out = callers::ok(
+        p.podman()
+            .args(["ps", "-a", "--format", "{{.Names}} {{.Status}}"]),
+    );
+    assert!(out.contains("p1 Exited"), "{out}");
+    callers::ok(p.podman().args(["rm", "p1"]));
+    assert_eq!(load_state(&unit), "not-found", "unit {unit} left behind");
+    for d in all_dirs(&cg) {
+        assert!(!d.exists(), "cgroup left behind: {}", d.display());
+    }
+    p.finish();
 }
