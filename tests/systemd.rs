@@ -6,7 +6,10 @@
 //! files from inside the container, and that nothing is left.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod callers;
 mod common;
+#[path = "callers/podman.rs"]
+mod podman;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -67,15 +70,50 @@ fn create(f: &Fixture, id: &str) {
     sd(f, &["create", "--bundle", &b, id]);
 }
 
+/// Whether the host is on cgroup v2 only (else hybrid: the v1
+/// controllers, each in its hierarchy, and cgroup2 at `unified`).
+fn unified() -> bool {
+    std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// The directory of `cgroup` in the hierarchy of v1 `controller` (the
+/// only hierarchy on v2).
+fn host_dir(controller: &str, cgroup: &str) -> PathBuf {
+    let mut d = PathBuf::from("/sys/fs/cgroup");
+    if !unified() {
+        d.push(controller);
+    }
+    d.join(cgroup.trim_start_matches('/'))
+}
+
+/// A cgroup file as the host sees it: `file` names its v1 controller on a
+/// hybrid host (`memory.limit_in_bytes` is in the memory hierarchy).
 fn host_file(cgroup: &str, file: &str) -> String {
-    std::fs::read_to_string(
-        PathBuf::from("/sys/fs/cgroup")
-            .join(cgroup.trim_start_matches('/'))
-            .join(file),
-    )
-    .unwrap_or_else(|e| panic!("read {cgroup}/{file}: {e}"))
-    .trim()
-    .to_string()
+    let controller = file.split('.').next().unwrap_or("");
+    let controller = if controller == "cgroup" {
+        "unified"
+    } else {
+        controller
+    };
+    let path = host_dir(controller, cgroup).join(file);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        .trim()
+        .to_string()
+}
+
+/// The directory of `cgroup` in every hierarchy of the host.
+fn all_dirs(cgroup: &str) -> Vec<PathBuf> {
+    let rel = cgroup.trim_start_matches('/');
+    if unified() {
+        return vec![PathBuf::from("/sys/fs/cgroup").join(rel)];
+    }
+    std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path().join(rel))
+        .collect()
 }
 
 fn resources() -> serde_json::Value {
@@ -86,15 +124,46 @@ fn resources() -> serde_json::Value {
     })
 }
 
-/// The v2 files that carry `resources()`, and their values.
+/// The files that carry `resources()`, and their values: v2 names, or
+/// the v1 ones on a hybrid host.
 fn expected_files() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("memory.max", "67108864"),
-        ("memory.low", "33554432"),
-        ("pids.max", "20"),
-        ("cpu.max", "20000 50000"),
-        ("cpu.weight", "59"),
-    ]
+    if unified() {
+        vec![
+            ("memory.max", "67108864"),
+            ("memory.low", "33554432"),
+            ("pids.max", "20"),
+            ("cpu.max", "20000 50000"),
+            ("cpu.weight", "59"),
+        ]
+    } else {
+        vec![
+            ("memory.limit_in_bytes", "67108864"),
+            ("memory.soft_limit_in_bytes", "33554432"),
+            ("pids.max", "20"),
+            ("cpu.cfs_quota_us", "20000"),
+            ("cpu.cfs_period_us", "50000"),
+            ("cpu.shares", "512"),
+        ]
+    }
+}
+
+/// The unit property of the memory limit: `MemoryMax` on v2,
+/// `MemoryLimit` on v1.
+fn memory_prop() -> &'static str {
+    if unified() {
+        "MemoryMax"
+    } else {
+        "MemoryLimit"
+    }
+}
+
+/// The file of the memory limit.
+fn memory_file() -> &'static str {
+    if unified() {
+        "memory.max"
+    } else {
+        "memory.limit_in_bytes"
+    }
 }
 
 fn check_files(cgroup: &str) {
@@ -105,8 +174,9 @@ fn check_files(cgroup: &str) {
 
 fn assert_gone(f: &Fixture, unit: &str, cgroup: &str) {
     assert_eq!(load_state(unit), "not-found", "unit {unit} left behind");
-    let dir = PathBuf::from("/sys/fs/cgroup").join(cgroup.trim_start_matches('/'));
-    assert!(!dir.exists(), "cgroup left behind: {}", dir.display());
+    for dir in all_dirs(cgroup) {
+        assert!(!dir.exists(), "cgroup left behind: {}", dir.display());
+    }
     f.assert_clean();
 }
 
@@ -123,10 +193,13 @@ fn scope_unit_with_properties_and_limits() {
         &[
             "sh",
             "-c",
-            "cat /proc/self/cgroup /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max",
+            "{ cat /proc/self/cgroup; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max 2>/dev/null \
+             || cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; \
+             } >/out 2>&1",
         ],
     );
     f.edit(|c| {
+        c["root"]["readonly"] = json!(false);
         c["linux"]["resources"] = resources();
         c["annotations"] = json!({"org.systemd.property.TimeoutStopSec": "uint64 7"});
     });
@@ -134,18 +207,40 @@ fn scope_unit_with_properties_and_limits() {
     assert_eq!(show(&unit, "ActiveState"), "active");
     assert_eq!(show(&unit, "Slice"), "system.slice");
     assert_eq!(show(&unit, "Delegate"), "yes");
-    assert_eq!(show(&unit, "MemoryMax"), "67108864");
-    assert_eq!(show(&unit, "MemoryLow"), "33554432");
+    assert_eq!(show(&unit, memory_prop()), "67108864");
+    if unified() {
+        assert_eq!(show(&unit, "MemoryLow"), "33554432");
+    } else {
+        assert_eq!(show(&unit, "CPUShares"), "512");
+    }
     assert_eq!(show(&unit, "TasksMax"), "20");
     assert_eq!(show(&unit, "CPUQuotaPerSecUSec"), "400ms");
     assert_eq!(show(&unit, "TimeoutStopUSec"), "7s");
     let pid = f.state("c1")["pid"].as_i64().unwrap();
-    let procs = host_file(&cg, "cgroup.procs");
-    assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
+    // In the unit's cgroup in every hierarchy (on hybrid, those systemd
+    // made and those berth made).
+    for d in all_dirs(&cg) {
+        let procs = std::fs::read_to_string(d.join("cgroup.procs"))
+            .unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+        assert!(
+            procs.lines().any(|l| l == pid.to_string()),
+            "{}: {procs}",
+            d.display()
+        );
+    }
     check_files(&cg);
-    // From inside: the container's own cgroup holds the limits.
+    // From inside: the container is at the root of its cgroup namespace in
+    // every hierarchy, and its own cgroup holds the limits.
     sd(&f, &["start", "c1"]);
     f.wait_status("c1", "stopped");
+    let out = std::fs::read_to_string(f.rootfs().join("out")).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() > 2, "{out}");
+    let (cgroups, limits) = lines.split_at(lines.len() - 2);
+    for l in cgroups {
+        assert!(l.ends_with(":/"), "not the cgroupns root: {l}\n{out}");
+    }
+    assert_eq!(limits, ["67108864", "20"], "{out}");
     sd(&f, &["delete", "c1"]);
     assert_gone(&f, &unit, &cg);
 }
@@ -194,25 +289,33 @@ fn update_pause_resume_ps_exec_kill() {
             "c1",
         ],
     );
-    assert_eq!(show(&unit, "MemoryMax"), "134217728");
+    assert_eq!(show(&unit, memory_prop()), "134217728");
     assert_eq!(show(&unit, "TasksMax"), "30");
-    assert_eq!(host_file(&cg, "memory.max"), "134217728");
+    assert_eq!(host_file(&cg, memory_file()), "134217728");
     assert_eq!(host_file(&cg, "pids.max"), "30");
     let (ok, out) = systemctl(&["daemon-reload"]);
     assert!(ok, "{out}");
-    assert_eq!(host_file(&cg, "memory.max"), "134217728");
+    assert_eq!(host_file(&cg, memory_file()), "134217728");
+    assert_eq!(host_file(&cg, "pids.max"), "30");
+    let (freeze_file, frozen, thawed) = if unified() {
+        ("cgroup.freeze", "1", "0")
+    } else {
+        ("freezer.state", "FROZEN", "THAWED")
+    };
     sd(&f, &["pause", "c1"]);
     assert_eq!(f.status("c1"), "paused");
-    assert_eq!(host_file(&cg, "cgroup.freeze"), "1");
+    assert_eq!(host_file(&cg, freeze_file), frozen);
     sd(&f, &["resume", "c1"]);
     assert_eq!(f.status("c1"), "running");
-    assert_eq!(host_file(&cg, "cgroup.freeze"), "0");
+    assert_eq!(host_file(&cg, freeze_file), thawed);
     let out = sd(&f, &["exec", "c1", "cat", "/proc/self/cgroup"]);
-    assert_eq!(
-        out.trim(),
-        "0::/",
-        "exec joins the unit's cgroup (cgroupns root)"
-    );
+    assert!(!out.trim().is_empty());
+    for l in out.lines() {
+        assert!(
+            l.ends_with(":/"),
+            "exec joins the unit's cgroup (cgroupns root) in every hierarchy: {out}"
+        );
+    }
     let ps = sd(&f, &["ps", "--format", "json", "c1"]);
     let pids: Vec<i64> = serde_json::from_str(&ps).unwrap();
     assert_eq!(pids, vec![f.state("c1")["pid"].as_i64().unwrap()]);
@@ -234,10 +337,9 @@ fn containerd_cri_and_podman_path_shapes() {
     let cg = format!("/bt{pid}.slice/bt{pid}-burstable.slice/{pod}/{unit}");
     create(&f, "c1");
     assert_eq!(show(&unit, "Slice"), pod);
-    assert!(
-        PathBuf::from(format!("/sys/fs/cgroup{cg}")).is_dir(),
-        "{cg}"
-    );
+    for d in all_dirs(&cg) {
+        assert!(d.is_dir(), "{}", d.display());
+    }
     sd(&f, &["delete", "--force", "c1"]);
     assert_eq!(load_state(&unit), "not-found");
     // The parent slices are systemd's (implicit); stop what this test made.
@@ -250,7 +352,9 @@ fn containerd_cri_and_podman_path_shapes() {
     let unit = format!("libpod-p{pid}.scope");
     create(&f, "c2");
     assert_eq!(show(&unit, "Slice"), "machine.slice");
-    assert!(PathBuf::from(format!("/sys/fs/cgroup/machine.slice/{unit}")).is_dir());
+    for d in all_dirs(&format!("/machine.slice/{unit}")) {
+        assert!(d.is_dir(), "{}", d.display());
+    }
     sd(&f, &["delete", "--force", "c2"]);
     assert_gone(&f, &unit, &format!("/machine.slice/{unit}"));
 }
@@ -284,4 +388,57 @@ fn bad_path_and_failing_unit_start_leave_nothing() {
         "ResetFailedUnit was not called"
     );
     assert_gone(&f, &unit, &format!("/system.slice/{unit}"));
+}
+
+#[test]
+#[ignore = "needs systemd as PID 1 and podman: the systemd VM runs it"]
+fn podman_with_the_systemd_cgroup_manager() {
+    let _lock = shared();
+    let p = podman::Podman::with_manager(true);
+    let id = callers::ok(&mut p.run_args(
+        &["-d", "--name", "p1", "--cgroupns", "host"],
+        &["sh", "-c", "cat /proc/self/cgroup; exec sleep 1000"],
+    ))
+    .trim()
+    .to_string();
+    let unit = format!("libpod-{id}.scope");
+    let cg = format!("/machine.slice/{unit}");
+    // berth got --systemd-cgroup and podman's `machine.slice:libpod:<id>`.
+    assert_eq!(show(&unit, "ActiveState"), "active");
+    assert_eq!(show(&unit, "Slice"), "machine.slice");
+    assert_eq!(show(&unit, "Delegate"), "yes");
+    // From inside, the init and an exec: in the unit's cgroup, in every
+    // hierarchy.
+    let in_unit = |out: &str| {
+        assert!(!out.trim().is_empty());
+        for l in out.lines() {
+            assert!(l.ends_with(&format!(":{cg}")), "not in {cg}: {l}\n{out}");
+        }
+    };
+    callers::wait_for("the init's output in podman's log", || {
+        !callers::ok(p.podman().args(["logs", "p1"]))
+            .trim()
+            .is_empty()
+    });
+    in_unit(&callers::ok(p.podman().args(["logs", "p1"])));
+    in_unit(&callers::ok(p.podman().args([
+        "exec",
+        "p1",
+        "cat",
+        "/proc/self/cgroup",
+    ])));
+    let out = callers::run(p.podman().args(["exec", "p1", "sh", "-c", "exit 5"]));
+    assert_eq!(out.status.code(), Some(5));
+    callers::ok(p.podman().args(["stop", "-t", "1", "p1"]));
+    let out = callers::ok(
+        p.podman()
+            .args(["ps", "-a", "--format", "{{.Names}} {{.Status}}"]),
+    );
+    assert!(out.contains("p1 Exited"), "{out}");
+    callers::ok(p.podman().args(["rm", "p1"]));
+    assert_eq!(load_state(&unit), "not-found", "unit {unit} left behind");
+    for d in all_dirs(&cg) {
+        assert!(!d.exists(), "cgroup left behind: {}", d.display());
+    }
+    p.finish();
 }

@@ -293,6 +293,26 @@ impl V1 {
     }
 }
 
+impl V1 {
+    /// The systemd driver on v1/hybrid: systemd has made the unit's
+    /// directory (`/<slice path>/<unit>`) only in the hierarchies it
+    /// manages, with `pid` in it. The other hierarchies get the same path
+    /// here (recorded as created, so `destroy` removes them; systemd's own
+    /// have nothing recorded), then `pid` joins every hierarchy.
+    pub fn adopt(&mut self, pid: Pid) -> Result<()> {
+        let joined = self.create_all().and_then(|()| self.add(pid));
+        if let Err(e) = joined {
+            for d in &self.dirs {
+                if d.created > 0 {
+                    let _ = fsutil::remove_dirs(&d.dir, d.created);
+                }
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
 impl Manager for V1 {
     fn create(&mut self) -> Result<()> {
         for d in &self.dirs {

@@ -146,13 +146,20 @@ impl Bus {
     }
 }
 
+/// The cgroupfs manager of the unit's cgroup. On v1/hybrid it changes once
+/// the unit has started (`V1::adopt` records the directories berth made).
+enum Inner {
+    V2(v2::V2),
+    V1(RefCell<v1::V1>),
+}
+
 /// The systemd driver's manager.
 pub struct Systemd {
     unit: String,
     slice: String,
     is_slice: bool,
     mode: Mode,
-    inner: Box<dyn Manager>,
+    inner: Inner,
     annotations: Vec<props::Prop>,
     resources: RefCell<Option<LinuxResources>>,
     started: RefCell<bool>,
@@ -166,9 +173,9 @@ pub fn for_container(req: &Request<'_>) -> Result<Box<dyn Manager>> {
     let u = unit::parse(req.path, req.id).map_err(CgroupError::Systemd)?;
     let annotations = props::annotations(req.annotations).map_err(CgroupError::Systemd)?;
     let mode = super::detect_mode();
-    let inner: Box<dyn Manager> = match mode {
-        Mode::Unified => Box::new(v2::V2::new(&u.cgroup, Path::new(CGROUP_ROOT))),
-        Mode::Legacy | Mode::Hybrid => Box::new(v1::V1::new(&u.cgroup, mode)?),
+    let inner = match mode {
+        Mode::Unified => Inner::V2(v2::V2::new(&u.cgroup, Path::new(CGROUP_ROOT))),
+        Mode::Legacy | Mode::Hybrid => Inner::V1(RefCell::new(v1::V1::new(&u.cgroup, mode)?)),
     };
     Ok(Box::new(Systemd {
         is_slice: u.is_slice(),
@@ -192,10 +199,21 @@ impl Systemd {
             slice: String::new(),
             is_slice: unit.ends_with(".slice"),
             mode: rec.mode,
-            inner: super::from_record(&plain),
+            inner: match rec.mode {
+                Mode::Unified => Inner::V2(v2::V2::from_record(&plain)),
+                Mode::Legacy | Mode::Hybrid => Inner::V1(RefCell::new(v1::V1::from_record(&plain))),
+            },
             annotations: Vec::new(),
             resources: RefCell::new(None),
             started: RefCell::new(true),
+        }
+    }
+
+    /// Runs `f` on the cgroupfs manager of the unit's cgroup.
+    fn with<T>(&self, f: impl FnOnce(&dyn Manager) -> T) -> T {
+        match &self.inner {
+            Inner::V2(m) => f(m),
+            Inner::V1(m) => f(&*m.borrow()),
         }
     }
 
@@ -279,10 +297,8 @@ impl Systemd {
 impl Manager for Systemd {
     fn create(&mut self) -> Result<()> {
         // systemd creates the unit's cgroup when the init exists (`add`);
-        // v1 hierarchies systemd does not manage get their directory here.
-        if self.mode != Mode::Unified {
-            self.inner.create()?;
-        }
+        // on v1 the hierarchies systemd does not manage get their
+        // directory then too (`V1::adopt`).
         Ok(())
     }
 
@@ -303,47 +319,57 @@ impl Manager for Systemd {
             ps,
             &[],
         )?;
-        self.inner.update(resources)
+        self.with(|m| m.update(resources))
     }
 
     fn clone_target(&self) -> Option<BorrowedFd<'_>> {
         // A new container's init is placed by systemd (`add`); `exec` into
         // an existing one joins the unit's cgroup directly.
-        if *self.started.borrow() {
-            self.inner.clone_target()
-        } else {
-            None
+        match &self.inner {
+            Inner::V2(m) if *self.started.borrow() => m.clone_target(),
+            _ => None,
         }
     }
 
     fn add(&self, pid: Pid) -> Result<()> {
         if !*self.started.borrow() {
             self.start(pid)?;
-            if self.is_slice || self.mode != Mode::Unified {
-                self.inner.add(pid)?;
-            }
-            if let Some(r) = self.resources.borrow().as_ref() {
-                self.inner.apply(r)?;
+            let placed = match &self.inner {
+                Inner::V2(m) if self.is_slice => m.add(pid),
+                Inner::V2(_) => Ok(()),
+                Inner::V1(m) => m.borrow_mut().adopt(pid),
+            };
+            let applied = placed.and_then(|()| match self.resources.borrow().as_ref() {
+                Some(r) => self.with(|m| m.apply(r)),
+                None => Ok(()),
+            });
+            if let Err(e) = applied {
+                // The caller only destroys what the record names: stop the
+                // unit here so that nothing is left.
+                if let Err(s) = self.destroy() {
+                    tracing::debug!("systemd: cleanup of {}: {s}", self.unit);
+                }
+                return Err(e);
             }
             return Ok(());
         }
-        self.inner.add(pid)
+        self.with(|m| m.add(pid))
     }
 
     fn pids(&self) -> Result<Vec<Pid>> {
-        self.inner.pids()
+        self.with(|m| m.pids())
     }
 
     fn freeze(&self, frozen: bool) -> Result<()> {
-        self.inner.freeze(frozen)
+        self.with(|m| m.freeze(frozen))
     }
 
     fn is_frozen(&self) -> Result<bool> {
-        self.inner.is_frozen()
+        self.with(|m| m.is_frozen())
     }
 
     fn destroy(&self) -> Result<()> {
-        let inner = self.inner.destroy();
+        let inner = self.with(|m| m.destroy());
         if *self.started.borrow() || self.mode == Mode::Unified {
             self.stop()?;
         }
@@ -356,16 +382,16 @@ impl Manager for Systemd {
     }
 
     fn record(&self) -> CgroupRecord {
-        let mut r = self.inner.record();
+        let mut r = self.with(|m| m.record());
         r.systemd_unit = Some(self.unit.clone());
         r
     }
 
     fn stats(&self) -> Result<Stats> {
-        self.inner.stats()
+        self.with(|m| m.stats())
     }
 
     fn oom_watch(&self) -> Result<OomWatch> {
-        self.inner.oom_watch()
+        self.with(|m| m.oom_watch())
     }
 }
