@@ -97,10 +97,9 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
     }
     nix::unistd::setsid().map_err(sys_err("setsid"))?;
     crate::faults::checkpoint("exec:joined");
-    match sys::process::join_new_session_keyring() {
-        Ok(()) | Err(Errno::ENOSYS) => {}
-        Err(e) => return Err(sys_err("join session keyring")(e)),
-    }
+    labels
+        .join_session_keyring()
+        .map_err(|e| ChildError::Msg(e.to_string()))?;
     if let Some(sock) = &ctx.console {
         crate::tty::setup_exec_console(sock.as_fd(), process.console_size)?;
     }

@@ -91,6 +91,8 @@ pub fn node_mask(nodes: &[usize]) -> Vec<libc::c_ulong> {
 pub struct LabelFiles {
     apparmor: Option<(std::fs::File, String)>,
     selinux: Option<(std::fs::File, String)>,
+    /// `attr/keycreate`, for the label of the new session keyring.
+    keycreate: Option<(std::fs::File, String)>,
 }
 
 impl LabelFiles {
@@ -113,6 +115,18 @@ impl LabelFiles {
                 format!("open the exec label {label:?}"),
             ))?;
             files.selinux = Some((f, label.clone()));
+            // As go-selinux's SetKeyLabel: a kernel without the file has
+            // no keyring labels to set.
+            match open("thread-self/attr/keycreate") {
+                Ok(k) => files.keycreate = Some((k, label.clone())),
+                Err(Errno::ENOENT) => {}
+                Err(e) => {
+                    return Err(fail(
+                        "process.selinuxLabel",
+                        format!("open the keyring label {label:?}"),
+                    )(e));
+                }
+            }
         }
         Ok(files)
     }
@@ -144,6 +158,33 @@ impl LabelFiles {
             })?;
         }
         Ok(())
+    }
+}
+
+impl LabelFiles {
+    /// Joins a new session keyring labelled with `process.selinuxLabel`
+    /// (`attr/keycreate` is set around the join and cleared after it, as
+    /// runc does); best effort where the kernel has no keyrings (ENOSYS).
+    pub fn join_session_keyring(&self) -> Result<(), AttrError> {
+        use std::io::Write;
+        if let Some((mut f, v)) = self.keycreate.as_ref().map(|(f, v)| (f, v)) {
+            f.write_all(v.as_bytes()).map_err(|e| {
+                fail("process.selinuxLabel", format!("set keyring label {v:?}"))(io_errno(&e))
+            })?;
+        }
+        let joined = match sys::process::join_new_session_keyring() {
+            Ok(()) | Err(Errno::ENOSYS) => Ok(()),
+            Err(e) => Err(AttrError {
+                field: "process",
+                what: "join a new session keyring".into(),
+                source: e,
+            }),
+        };
+        if let Some((mut f, _)) = self.keycreate.as_ref().map(|(f, v)| (f, v)) {
+            // Cleared for the keys created later (execve clears it too).
+            let _ = f.write_all(b"\n");
+        }
+        joined
     }
 }
 

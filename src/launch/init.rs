@@ -124,10 +124,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     let labels = attrs::LabelFiles::open(process, &proc)?;
     if !ctx.req.no_new_keyring {
         // Best effort, as in runc: kernels without keyrings say ENOSYS.
-        match sys::process::join_new_session_keyring() {
-            Ok(()) | Err(Errno::ENOSYS) => {}
-            Err(e) => return Err(sys_err("join session keyring")(e)),
-        }
+        labels.join_session_keyring()?;
     }
     write_sysctls(config, &proc)?;
 

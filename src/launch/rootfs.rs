@@ -285,6 +285,13 @@ fn mount_one(
                 .as_deref()
                 .filter(|_| takes_label(fstype));
             let mnt = fs_mount(e, fstype, source.as_deref(), label)?;
+            if fstype == "mqueue"
+                && let Some(l) = config.mount_label.as_deref()
+            {
+                // mqueue takes no `context=`: runc labels its root by xattr.
+                crate::sys::fd::set_selinux_label(mnt.as_fd(), l)
+                    .map_err(merr(e, format!("label {l:?} (linux.mountLabel)")))?;
+            }
             if e.options.tmpcopyup {
                 copy_up(root, e, mnt.as_fd())?;
             }
@@ -348,10 +355,12 @@ fn propagate(e: &MountEntry, fd: BorrowedFd<'_>) -> Result<()> {
 }
 
 /// Whether a filesystem gets `linux.mountLabel` as its `context` (runc
-/// labels all but these).
+/// labels all but these). A mount label is only ever set where SELinux is
+/// enabled: `create` refuses it elsewhere (`spec::host::check`), which is
+/// checked there and not here, where the container's `/sys` (without
+/// selinuxfs) may already be the root's after `pivot_root`.
 fn takes_label(fstype: &str) -> bool {
-    crate::spec::host::selinux_enabled()
-        && !matches!(fstype, "proc" | "sysfs" | "mqueue" | "cgroup" | "cgroup2")
+    !matches!(fstype, "proc" | "sysfs" | "mqueue" | "cgroup" | "cgroup2")
 }
 
 /// `tmpcopyup`: fills the new tmpfs with what the image has at the
@@ -395,7 +404,10 @@ fn fs_mount(
         return Err(fail(&ctx, format!("source={src}"), err));
     }
     if let Some(l) = label
-        && let Err(err) = ctx.set_string("context", &format!("\"{l}\""))
+        // Unquoted: fsconfig takes the value whole (commas of MCS
+        // categories included); the quotes mount(2)'s option string needs
+        // would become part of the label.
+        && let Err(err) = ctx.set_string("context", l)
     {
         return Err(fail(&ctx, format!("context={l} (linux.mountLabel)"), err));
     }
@@ -644,7 +656,11 @@ pub fn finalize(config: &Config) -> Result<()> {
     for p in &config.readonly_paths {
         readonly_path(root.as_fd(), p)?;
     }
-    mask_paths(root.as_fd(), &config.masked_paths)?;
+    let label = config
+        .mount_label
+        .as_deref()
+        .filter(|_| takes_label("tmpfs"));
+    mask_paths(root.as_fd(), &config.masked_paths, label)?;
     if config.readonly_root {
         m::set_attr(
             root.as_fd(),
@@ -698,7 +714,8 @@ fn readonly_path(root: BorrowedFd<'_>, p: &str) -> Result<()> {
 /// Masks paths: `/dev/null` over files, an empty read-only tmpfs over
 /// directories. The `/dev/null` used is checked to be the real device, so a
 /// container cannot substitute another file (CVE-2025-31133).
-pub fn mask_paths(root: BorrowedFd<'_>, paths: &[String]) -> Result<()> {
+/// The tmpfs gets `label` (`linux.mountLabel`) as its `context`, as in runc.
+pub fn mask_paths(root: BorrowedFd<'_>, paths: &[String], label: Option<&str>) -> Result<()> {
     if paths.is_empty() {
         return Ok(());
     }
@@ -718,6 +735,9 @@ pub fn mask_paths(root: BorrowedFd<'_>, paths: &[String]) -> Result<()> {
             FsContext::open("tmpfs")
                 .and_then(|c| {
                     c.set_string("size", "0")?;
+                    if let Some(l) = label {
+                        c.set_string("context", l)?;
+                    }
                     c.mount(libc::MOUNT_ATTR_RDONLY)
                 })
                 .map_err(step(format!("masked path {p}: tmpfs")))?

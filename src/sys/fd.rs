@@ -112,6 +112,36 @@ pub fn keep_across_exec(fd: RawFd) -> Result<()> {
     check(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } as libc::c_long).map(drop)
 }
 
+/// Sets the SELinux label (`security.selinux`) of the directory `dir`
+/// refers to (an `O_PATH` descriptor, such as a new mount's root), as runc
+/// labels the mqueue mount, which takes no `context=` option. The directory
+/// is reopened for reading first: `fsetxattr` refuses `O_PATH` descriptors.
+pub fn set_selinux_label(dir: BorrowedFd<'_>, label: &str) -> Result<()> {
+    let fd = nix::fcntl::openat(
+        dir,
+        c".",
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    loop {
+        // SAFETY: a valid descriptor, a NUL-terminated name and a buffer of
+        // the given length, only read by the kernel.
+        let r = unsafe {
+            libc::fsetxattr(
+                fd.as_raw_fd(),
+                c"security.selinux".as_ptr(),
+                label.as_ptr().cast(),
+                label.len(),
+                0,
+            )
+        };
+        match check(r as libc::c_long) {
+            Err(Errno::EINTR) => continue,
+            other => return other.map(drop),
+        }
+    }
+}
+
 /// Whether a descriptor number is open in this process.
 pub fn is_open(fd: RawFd) -> bool {
     // SAFETY: F_GETFD has no side effects.

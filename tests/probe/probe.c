@@ -1,12 +1,14 @@
 /* A static helper copied into test containers, to read back from inside
  * the container what busybox cannot show: memory policy, scheduling
  * attributes, I/O priority, 32-bit system calls, per-thread seccomp
- * kills and raw system calls. Each subcommand prints one line. */
+ * kills, raw system calls and the session keyring's security label.
+ * Each subcommand prints one line. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +107,26 @@ int main(int argc, char **argv) {
             printf("errno=%d\n", errno);
         else
             printf("ret=%ld\n", ret);
+    } else if (!strcmp(argv[1], "file-label") && argc > 2) {
+        /* What ls -Z shows: the security.selinux attribute of a path. */
+        char buf[512];
+        ssize_t n = lgetxattr(argv[2], "security.selinux", buf, sizeof buf - 1);
+        if (n < 0) {
+            printf("errno=%d\n", errno);
+        } else {
+            buf[n] = 0;
+            printf("%s\n", buf);
+        }
+    } else if (!strcmp(argv[1], "keyring-label")) {
+        /* KEYCTL_GET_SECURITY (17) of KEY_SPEC_SESSION_KEYRING (-3). */
+        char buf[512];
+        long n = syscall(SYS_keyctl, 17L, -3L, buf, sizeof buf - 1, 0L);
+        if (n < 0) {
+            printf("errno=%d\n", errno);
+        } else {
+            buf[n < (long)sizeof buf ? n : (long)sizeof buf - 1] = 0;
+            printf("%s\n", buf);
+        }
     } else {
         return 2;
     }
