@@ -227,6 +227,7 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     ctx.chan.expect_from_parent(ToInit::Committed)?;
 
     // Waiting at the gate may last long: hold only the pages still needed.
+    sys::mem::trim_heap();
     let _ = sys::mem::release_code();
     wait_at_gate(ctx)?;
     ctx.past_gate.set(true);

@@ -112,8 +112,12 @@ fn bundle_dir(work: &Path, rt: &str, worker: usize) -> PathBuf {
 
 /// create + start + wait for exit + delete of a `/bin/true` container.
 fn cycle(rt: &Runtime, work: &Path, worker: usize, n: usize) -> Cycle {
-    let id = format!("{}-{worker}-{n}", rt.name);
-    let bundle = bundle_dir(work, rt.name, worker);
+    cycle_of(rt, work, &bundle_dir(work, rt.name, worker), "d", worker, n)
+}
+
+/// [`cycle`] on the bundle `bundle`; `tag` keeps the IDs of shapes apart.
+fn cycle_of(rt: &Runtime, work: &Path, bundle: &Path, tag: &str, worker: usize, n: usize) -> Cycle {
+    let id = format!("{}-{tag}-{worker}-{n}", rt.name);
     let pid_file = work.join(format!("{id}.pid"));
     let t0 = Instant::now();
     let create = rt.time(&[
@@ -312,14 +316,7 @@ fn ensure_installed(bin: &str, package: &str) {
 }
 
 fn make_bundles(work: &Path, runtimes: &[Runtime], workers: usize) {
-    let rootfs = work.join("rootfs");
-    for d in ["bin", "proc", "sys", "dev", "etc", "tmp"] {
-        std::fs::create_dir_all(rootfs.join(d)).unwrap();
-    }
-    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
-    std::os::unix::fs::symlink("busybox", rootfs.join("bin/true")).unwrap();
-    std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).unwrap();
-    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    let rootfs = make_rootfs(work);
     for rt in runtimes {
         for w in 0..workers {
             let dir = bundle_dir(work, rt.name, w);
@@ -342,7 +339,143 @@ fn make_bundles(work: &Path, runtimes: &[Runtime], workers: usize) {
             )
             .unwrap();
         }
+        make_docker_bundles(work, rt.name);
+        make_cri_sandbox(work, rt.name);
     }
+}
+
+/// youki's published method: `create; start; delete -f` in a loop, without
+/// waiting for the container to exit. Returns the wall time of the three.
+fn youki_cycle(rt: &Runtime, bundle: &Path, tag: &str, n: usize) -> Duration {
+    let id = format!("{}-{tag}-y-{n}", rt.name);
+    let t0 = Instant::now();
+    rt.time(&["create", "--bundle", bundle.to_str().unwrap(), &id]);
+    rt.time(&["start", &id]);
+    rt.time(&["delete", "-f", &id]);
+    let total = t0.elapsed();
+    reap_strays();
+    total
+}
+
+/// The busybox root filesystem every bundle shares, with the files the
+/// callers' bind mounts target (created once, so no runtime races to
+/// create them).
+fn make_rootfs(work: &Path) -> PathBuf {
+    let rootfs = work.join("rootfs");
+    for d in ["bin", "proc", "sys", "dev", "etc", "tmp"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
+    for l in ["true", "sh", "sleep"] {
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(l)).unwrap();
+    }
+    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    for f in ["resolv.conf", "hostname", "hosts"] {
+        std::fs::write(rootfs.join("etc").join(f), "").unwrap();
+    }
+    // The host side of the callers' bind mounts.
+    let host = work.join("host-files");
+    std::fs::create_dir_all(host.join("shm")).unwrap();
+    std::fs::write(host.join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
+    std::fs::write(host.join("hostname"), "bench\n").unwrap();
+    std::fs::write(host.join("hosts"), "127.0.0.1 localhost\n").unwrap();
+    rootfs
+}
+
+/// Points a captured config at the bench's rootfs, host files and cgroup.
+fn rewrite_captured(c: &mut serde_json::Value, work: &Path, args: &[&str], cgroup: &str) {
+    let host = work.join("host-files");
+    c["root"]["path"] = json!(work.join("rootfs"));
+    c["process"]["args"] = json!(args);
+    c["linux"]["cgroupsPath"] = json!(format!("/berth-bench-{}/{cgroup}", std::process::id()));
+    if let Some(mounts) = c["mounts"].as_array_mut() {
+        for m in mounts {
+            if m["type"] != "bind" {
+                continue;
+            }
+            let dest = m["destination"].as_str().unwrap_or_default().to_string();
+            let name = match dest.as_str() {
+                "/dev/shm" => "shm",
+                d => d.rsplit('/').next().unwrap_or_default(),
+            };
+            m["source"] = json!(host.join(name));
+        }
+    }
+}
+
+fn write_config(dir: &Path, c: &serde_json::Value) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::to_vec_pretty(c).unwrap(),
+    )
+    .unwrap();
+}
+
+/// The Docker-shaped bundles of `rt`: `config.json` as dockerd 20.10 sent
+/// it (default seccomp profile, 14 capabilities, masked and read-only
+/// paths, a `cgroup` mount, three bind mounts from the host), running
+/// `/bin/true` (`docker-<rt>`) or `sleep` (`docker-exec-<rt>`, for exec).
+fn make_docker_bundles(work: &Path, rt: &str) {
+    let captured: serde_json::Value =
+        serde_json::from_str(include_str!("../data/docker/config.json")).unwrap();
+    let mut c = captured.clone();
+    rewrite_captured(&mut c, work, &["/bin/true"], &format!("docker-{rt}"));
+    write_config(&work.join(format!("docker-{rt}")), &c);
+    let mut c = captured;
+    rewrite_captured(
+        &mut c,
+        work,
+        &["sleep", "1000000"],
+        &format!("docker-exec-{rt}"),
+    );
+    write_config(&work.join(format!("docker-exec-{rt}")), &c);
+}
+
+/// The CRI-shaped bundles of `rt`: containerd 1.6's sandbox (`cri-sandbox-
+/// <rt>`, running `sleep` as the pause process) and a container of the pod
+/// (`cri-<rt>`, `/bin/true`) that joins the sandbox's IPC, UTS and network
+/// namespaces by path, once the sandbox runs with PID `sandbox_pid`. The
+/// container keeps a PID namespace of its own (Kubernetes' default): the
+/// bench's sandbox does not reap orphans as the real pause process does.
+fn make_cri_sandbox(work: &Path, rt: &str) {
+    let mut c: serde_json::Value =
+        serde_json::from_str(include_str!("../data/cri/sandbox.json")).unwrap();
+    rewrite_captured(
+        &mut c,
+        work,
+        &["sleep", "1000000"],
+        &format!("cri-sandbox-{rt}"),
+    );
+    write_config(&work.join(format!("cri-sandbox-{rt}")), &c);
+}
+
+fn make_cri_container(work: &Path, rt: &str, sandbox_pid: i32) {
+    let mut c: serde_json::Value =
+        serde_json::from_str(include_str!("../data/cri/container.json")).unwrap();
+    rewrite_captured(&mut c, work, &["/bin/true"], &format!("cri-{rt}"));
+    for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+        let kind = ns["type"].as_str().unwrap_or_default().to_string();
+        let file = match kind.as_str() {
+            "ipc" => "ipc",
+            "uts" => "uts",
+            "network" => "net",
+            _ => {
+                ns.as_object_mut().unwrap().remove("path");
+                continue;
+            }
+        };
+        ns["path"] = json!(format!("/proc/{sandbox_pid}/ns/{file}"));
+    }
+    write_config(&work.join(format!("cri-{rt}")), &c);
+}
+
+fn read_pid(file: &Path) -> i32 {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 struct Counts {
@@ -353,6 +486,11 @@ struct Counts {
     sequential: usize,
     rounds: usize,
     parallel: usize,
+    /// youki-method loops and life cycles per captured shape.
+    shapes: usize,
+    execs: usize,
+    exec_rounds: usize,
+    concurrent_execs: usize,
 }
 
 fn main() {
@@ -378,6 +516,10 @@ fn main() {
             sequential: 5,
             rounds: 1,
             parallel: 10,
+            shapes: 3,
+            execs: 5,
+            exec_rounds: 1,
+            concurrent_execs: 10,
         }
     } else {
         Counts {
@@ -388,6 +530,10 @@ fn main() {
             sequential: 50,
             rounds: 3,
             parallel: 10,
+            shapes: 30,
+            execs: 30,
+            exec_rounds: 10,
+            concurrent_execs: 10,
         }
     };
     ensure_installed("runc", "runc");
@@ -538,7 +684,122 @@ fn main() {
         par,
     );
 
-    // 6. Peak RSS of each subcommand, through GNU time: it forks, so the
+    // 6. youki's method (`create; start; delete -f`, not waiting for the
+    // exit) on runc's default bundle and on Docker's.
+    let docker = |rt: &Runtime| work.path().join(format!("docker-{}", rt.name));
+    let cri = |rt: &Runtime| work.path().join(format!("cri-{}", rt.name));
+    let (mut y_default, mut y_docker) = (empty(), empty());
+    for i in 0..counts.shapes {
+        for (r, rt) in runtimes.iter().enumerate() {
+            let b = bundle_dir(work.path(), rt.name, 0);
+            y_default[r].push(ms(youki_cycle(rt, &b, "d", i)));
+            y_docker[r].push(ms(youki_cycle(rt, &docker(rt), "k", i)));
+        }
+    }
+    report.add(
+        "create; start; delete -f (youki's loop), default bundle",
+        "ms",
+        y_default,
+    );
+    report.add(
+        "create; start; delete -f (youki's loop), Docker bundle",
+        "ms",
+        y_docker,
+    );
+
+    // 7. The Docker-shaped bundle's life cycle.
+    let (mut k_total, mut k_create, mut k_start, mut k_delete, mut k_rss) =
+        (empty(), empty(), empty(), empty(), empty());
+    for i in 0..counts.shapes {
+        for (r, rt) in runtimes.iter().enumerate() {
+            let c = cycle_of(rt, work.path(), &docker(rt), "k", 0, i);
+            k_total[r].push(ms(c.total));
+            k_create[r].push(ms(c.create.wall));
+            k_start[r].push(ms(c.start.wall));
+            k_delete[r].push(ms(c.delete.wall));
+            k_rss[r].push(c.created_rss_kib as f64);
+        }
+    }
+    reap_strays();
+    report.add("Docker bundle: life cycle", "ms", k_total);
+    report.add("  create", "ms", k_create);
+    report.add("  start", "ms", k_start);
+    report.add("  delete", "ms", k_delete);
+
+    // 8. The CRI-shaped bundle: a pod's container joining its running
+    // sandbox's namespaces, life cycle and youki's loop.
+    for rt in &runtimes {
+        let sb = work.path().join(format!("cri-sandbox-{}", rt.name));
+        let pf = work.path().join(format!("sandbox-{}.pid", rt.name));
+        rt.time(&[
+            "create",
+            "--bundle",
+            sb.to_str().unwrap(),
+            "--pid-file",
+            pf.to_str().unwrap(),
+            "sandbox",
+        ]);
+        rt.time(&["start", "sandbox"]);
+        make_cri_container(work.path(), rt.name, read_pid(&pf));
+    }
+    let (mut c_total, mut c_create, mut c_youki) = (empty(), empty(), empty());
+    for i in 0..counts.shapes {
+        for (r, rt) in runtimes.iter().enumerate() {
+            let c = cycle_of(rt, work.path(), &cri(rt), "c", 0, i);
+            c_total[r].push(ms(c.total));
+            c_create[r].push(ms(c.create.wall));
+            c_youki[r].push(ms(youki_cycle(rt, &cri(rt), "c", i)));
+        }
+    }
+    for rt in &runtimes {
+        rt.time(&["delete", "-f", "sandbox"]);
+    }
+    reap_strays();
+    report.add("CRI bundle: life cycle", "ms", c_total);
+    report.add("  create", "ms", c_create);
+    report.add("CRI bundle: create; start; delete -f", "ms", c_youki);
+
+    // 9. exec of /bin/true into a running container of the Docker bundle,
+    // one at a time and `concurrent_execs` at once.
+    for rt in &runtimes {
+        let b = work.path().join(format!("docker-exec-{}", rt.name));
+        rt.time(&["create", "--bundle", b.to_str().unwrap(), "execd"]);
+        rt.time(&["start", "execd"]);
+    }
+    let (mut exec1, mut execn, mut rss_exec) = (empty(), empty(), empty());
+    for _ in 0..counts.execs {
+        for (r, rt) in runtimes.iter().enumerate() {
+            exec1[r].push(ms(rt.time(&["exec", "execd", "/bin/true"]).wall));
+        }
+    }
+    for _ in 0..counts.exec_rounds {
+        for (r, rt) in runtimes.iter().enumerate() {
+            let t = Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..counts.concurrent_execs {
+                    s.spawn(|| rt.time(&["exec", "execd", "/bin/true"]));
+                }
+            });
+            execn[r].push(ms(t.elapsed()));
+        }
+    }
+    for _ in 0..counts.rss {
+        for (r, rt) in runtimes.iter().enumerate() {
+            rss_exec[r].push(rt.peak_rss_kib(&["exec", "execd", "/bin/true"]));
+        }
+    }
+    for rt in &runtimes {
+        rt.time(&["delete", "-f", "execd"]);
+    }
+    reap_strays();
+    report.add("exec /bin/true into a running container", "ms", exec1);
+    report.add(
+        &format!("{} concurrent exec /bin/true", counts.concurrent_execs),
+        "ms",
+        execn,
+    );
+
+    // 10. Peak RSS of each subcommand, through GNU time: it forks, so the
     // figure is the runtime's own peak plus time's small copy of itself
     // (a static no-op program measures 548 KiB this way). The rusage of
     // the timed runs above would carry this benchmark's own resident set:
@@ -575,10 +836,16 @@ fn main() {
     report.add("peak RSS: state", "KiB", rss_state);
     report.add("peak RSS: delete", "KiB", rss_delete);
     report.add("peak RSS: run", "KiB", rss_run);
+    report.add("peak RSS: exec", "KiB", rss_exec);
     report.add(
         "RSS of the process waiting while created",
         "KiB",
         created_rss,
+    );
+    report.add(
+        "RSS of the process waiting while created, Docker bundle",
+        "KiB",
+        k_rss,
     );
     let sizes = runtimes
         .iter()
