@@ -8,66 +8,12 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+use common::rootless::{User, chown_tree, user};
 use common::{TIMEOUT, s, wait_timeout};
 use serde_json::{Value, json};
-
-const USER: &str = "berth-rootless";
-
-/// The test user: uid, gid and its subordinate uid and gid ranges.
-struct User {
-    uid: u32,
-    gid: u32,
-    subuid: (u32, u32),
-    subgid: (u32, u32),
-}
-
-fn sub_range(file: &str) -> Option<(u32, u32)> {
-    std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
-        let mut f = l.split(':');
-        (f.next()? == USER).then_some(())?;
-        Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
-    })
-}
-
-/// Creates the user (and its ranges) if missing; root only.
-fn user() -> User {
-    common::require_root();
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _g = LOCK.lock().unwrap();
-    if nix::unistd::User::from_name(USER).unwrap().is_none() {
-        let out = Command::new("useradd")
-            .args([
-                "--no-create-home",
-                "--user-group",
-                "--shell",
-                "/usr/sbin/nologin",
-                USER,
-            ])
-            .output()
-            .expect("useradd (package passwd)");
-        assert!(out.status.success(), "useradd: {}", s(&out.stderr));
-    }
-    for file in ["/etc/subuid", "/etc/subgid"] {
-        if sub_range(file).is_none() {
-            let mut text = std::fs::read_to_string(file).unwrap_or_default();
-            if !text.is_empty() && !text.ends_with('\n') {
-                text.push('\n');
-            }
-            text.push_str(&format!("{USER}:1879048192:65536\n"));
-            std::fs::write(file, text).unwrap();
-        }
-    }
-    let u = nix::unistd::User::from_name(USER).unwrap().unwrap();
-    User {
-        uid: u.uid.as_raw(),
-        gid: u.gid.as_raw(),
-        subuid: sub_range("/etc/subuid").unwrap(),
-        subgid: sub_range("/etc/subgid").unwrap(),
-    }
-}
 
 /// A bundle and a runtime directory owned by the user, under /tmp (not
 /// below /root, which is 0700).
@@ -77,15 +23,6 @@ struct Rootless {
     bundle: PathBuf,
     xdg: PathBuf,
     ids: std::cell::RefCell<Vec<String>>,
-}
-
-fn chown_tree(p: &Path, uid: u32, gid: u32) {
-    std::os::unix::fs::lchown(p, Some(uid), Some(gid)).unwrap();
-    if p.is_dir() && !p.is_symlink() {
-        for e in std::fs::read_dir(p).unwrap().flatten() {
-            chown_tree(&e.path(), uid, gid);
-        }
-    }
 }
 
 impl Rootless {
@@ -134,17 +71,8 @@ impl Rootless {
     /// berth as the user, with only its runtime directory in the
     /// environment (the state root defaults to $XDG_RUNTIME_DIR/berth).
     fn cmd(&self) -> Command {
-        let mut c = Command::new("setpriv");
-        c.arg(format!("--reuid={}", self.user.uid))
-            .arg(format!("--regid={}", self.user.gid))
-            .arg("--init-groups")
-            .arg("--")
-            .arg(common::berth_bin())
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("XDG_RUNTIME_DIR", &self.xdg)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null());
+        let mut c = self.user.command(common::berth_bin(), &self.xdg);
+        c.current_dir(self.dir.path()).stdin(Stdio::null());
         c
     }
 
@@ -172,8 +100,8 @@ impl Rootless {
         });
         Output {
             status,
-            stdout: read(out),
-            stderr: read(err),
+            stdout: common::read_all(out),
+            stderr: common::read_all(err),
         }
     }
 
@@ -209,25 +137,7 @@ impl Rootless {
 
     /// Nothing left: no state directory, mount or process.
     fn assert_clean(&self) {
-        let left: Vec<String> = std::fs::read_dir(self.state_root())
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n != "seccomp~cache")
-                    .collect()
-            })
-            .unwrap_or_default();
-        assert!(
-            left.is_empty(),
-            "state left in {:?}: {left:?}",
-            self.state_root()
-        );
-        let bundle = self.b();
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        let ours: Vec<&str> = mounts.lines().filter(|l| l.contains(&bundle)).collect();
-        assert!(ours.is_empty(), "mounts left behind: {ours:?}");
-        let procs = common::processes_rooted_in(&self.bundle.join("rootfs"));
-        assert!(procs.is_empty(), "processes left behind: {procs:?}");
+        common::assert_bundle_clean(&self.state_root(), &self.bundle);
     }
 }
 
@@ -242,14 +152,6 @@ impl Drop for Rootless {
                 .status();
         }
     }
-}
-
-fn read(mut f: std::fs::File) -> Vec<u8> {
-    use std::io::{Read, Seek};
-    let mut v = Vec::new();
-    f.rewind().unwrap();
-    f.read_to_end(&mut v).unwrap();
-    v
 }
 
 /// The ranges of a `/proc/<pid>/{u,g}id_map`, whitespace normalised.
@@ -444,4 +346,127 @@ fn no_runtime_dir_and_no_root_is_a_clear_error() {
         err.contains("XDG_RUNTIME_DIR") && err.contains("--root"),
         "{err}"
     );
+}
+
+/// Reads the pty master until `marker` shows up (or 20 s pass).
+fn read_until(pty: &mut std::fs::File, marker: &str) -> String {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        match pty.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+        if String::from_utf8_lossy(&out).contains(marker) {
+            break;
+        }
+    }
+    s(&out)
+}
+
+#[test]
+fn console_socket_gets_a_pty_owned_inside_the_user_namespace() {
+    use std::io::Write;
+    let f = Rootless::new("console", &["sh"]);
+    f.edit(|c| {
+        c["process"]["terminal"] = json!(true);
+        c["process"]["consoleSize"] = json!({"height": 33, "width": 101});
+    });
+    // The receiver is the test (root); the socket is the user's to connect.
+    let sock = f.dir.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    std::os::unix::fs::chown(&sock, Some(f.user.uid), Some(f.user.gid)).unwrap();
+    let receiver = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 256];
+        let (n, fd) = berth::sys::fd::recv_fd(std::os::fd::AsFd::as_fd(&conn), &mut buf).unwrap();
+        (s(&buf[..n]), fd.expect("exactly one descriptor"))
+    });
+    f.ok(&[
+        "create",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        "--bundle",
+        &f.b(),
+        "t1",
+    ]);
+    let (name, master) = receiver.join().unwrap();
+    assert_eq!(name, "/dev/ptmx");
+    f.ok(&["start", "t1"]);
+    let mut pty = std::fs::File::from(master);
+    pty.write_all(
+        b"stty size; tty; stat -c 'owner=%u:%g' $(tty); stat -c 'console=%t,%T' /dev/console; echo marker-$((6*7)); exit\n",
+    )
+    .unwrap();
+    let text = read_until(&mut pty, "marker-42");
+    assert!(text.contains("33 101"), "console size applied: {text}");
+    assert!(
+        text.contains("/dev/pts/0"),
+        "the pty comes from the container's devpts: {text}"
+    );
+    // The slave belongs to the container's root (the user on the host),
+    // not to an unmapped id (which would show as 65534).
+    assert!(text.contains("owner=0:0"), "{text}");
+    // /dev/console is the pty (major 136 = 0x88), bound over it.
+    assert!(text.contains("console=88,0"), "{text}");
+    assert!(text.contains("marker-42"), "{text}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let st: Value = serde_json::from_str(&f.ok(&["state", "t1"])).unwrap();
+        if st["status"] == "stopped" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never stopped");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    f.ok(&["delete", "t1"]);
+    f.assert_clean();
+}
+
+#[test]
+fn run_and_exec_with_a_terminal() {
+    // Foreground `run` with process.terminal: berth proxies its own tty.
+    let f = Rootless::new(
+        "tty",
+        &[
+            "sh",
+            "-c",
+            "tty; stat -c 'owner=%u:%g' $(tty); stty size; echo done-$((6*7))",
+        ],
+    );
+    f.edit(|c| c["process"]["terminal"] = json!(true));
+    f.ids.borrow_mut().push("r1".into());
+    let (code, text) = common::run_on_tty(f.cmd().args(["run", "--bundle", &f.b(), "r1"]), TIMEOUT);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("/dev/pts/0"), "{text}");
+    assert!(text.contains("owner=0:0"), "{text}");
+    assert!(text.contains("24 80"), "berth's terminal size: {text}");
+    assert!(text.contains("done-42"), "{text}");
+    f.assert_clean();
+
+    // exec -t into a container without a terminal of its own.
+    f.edit(|c| {
+        c["process"]["terminal"] = json!(false);
+        c["process"]["args"] = json!(["sleep", "1000"]);
+    });
+    f.ok(&["run", "--detach", "--bundle", &f.b(), "e1"]);
+    let (code, text) = common::run_on_tty(
+        f.cmd().args([
+            "exec",
+            "-t",
+            "e1",
+            "sh",
+            "-c",
+            "tty; stat -c 'owner=%u:%g' $(tty); id -u; exit 3",
+        ]),
+        TIMEOUT,
+    );
+    assert_eq!(code, 3, "exec's exit status: {text}");
+    assert!(text.contains("/dev/pts/0"), "{text}");
+    assert!(text.contains("owner=0:0"), "{text}");
+    f.ok(&["kill", "e1", "KILL"]);
+    f.ok(&["delete", "--force", "e1"]);
+    f.assert_clean();
 }

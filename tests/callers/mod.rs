@@ -4,7 +4,6 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Read;
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -87,52 +86,7 @@ pub fn ok(cmd: &mut Command) -> String {
 /// Runs a command on a fresh pseudo-terminal (for `-t`): returns its exit
 /// status and everything it wrote to the terminal.
 pub fn run_on_tty(cmd: &mut Command) -> (i32, String) {
-    let pty = nix::pty::openpty(None, None).unwrap();
-    berth::sys::tty::set_winsize(
-        pty.slave.as_fd(),
-        berth::sys::tty::WinSize { rows: 24, cols: 80 },
-    )
-    .unwrap();
-    let tty = || Stdio::from(pty.slave.try_clone().unwrap());
-    let mut child = cmd
-        .stdin(tty())
-        .stdout(tty())
-        .stderr(tty())
-        .spawn()
-        .unwrap();
-    drop(pty.slave);
-    // Read in this thread with a short poll: the `Command` keeps its own
-    // copies of the slave, so EOF never comes.
-    let master = pty.master;
-    let mut acc = Vec::new();
-    let mut buf = [0u8; 4096];
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        let exited = child.try_wait().unwrap();
-        let mut fds = [nix::poll::PollFd::new(
-            master.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        let ready = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(50u16)).unwrap_or(0);
-        if ready > 0 {
-            match nix::unistd::read(&master, &mut buf) {
-                Ok(n) if n > 0 => {
-                    acc.extend_from_slice(&buf[..n]);
-                    continue;
-                }
-                _ => {}
-            }
-        }
-        if let Some(st) = exited {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} did not finish; output so far: {}", common::s(&acc));
-        }
-    };
-    (status.code().unwrap_or(-1), common::s(&acc))
+    common::run_on_tty(cmd, TIMEOUT)
 }
 
 /// Waits until `cond` holds, failing after [`TIMEOUT`].

@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
+pub mod rootless;
+
 /// The berth binary under test.
 pub fn berth_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_berth"))
@@ -299,30 +301,41 @@ impl Fixture {
     /// Asserts that nothing of this fixture remains: no state directories,
     /// cgroups, mounts or processes.
     pub fn assert_clean(&self) {
-        let leftovers: Vec<String> = std::fs::read_dir(&self.root)
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    // The seccomp filter cache outlives containers by design.
-                    .filter(|n| n != "seccomp~cache")
-                    .collect()
-            })
-            .unwrap_or_default();
-        assert!(
-            leftovers.is_empty(),
-            "state directories left in {}: {leftovers:?}",
-            self.root.display()
-        );
         for d in self.cgroup_dirs() {
             assert!(!d.exists(), "cgroup left behind: {}", d.display());
         }
-        let bundle = self.bundle.to_string_lossy().to_string();
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        let ours: Vec<&str> = mounts.lines().filter(|l| l.contains(&bundle)).collect();
-        assert!(ours.is_empty(), "mounts left behind: {ours:?}");
-        let procs = processes_rooted_in(&self.rootfs());
-        assert!(procs.is_empty(), "processes left behind: {procs:?}");
+        assert_bundle_clean(&self.root, &self.bundle);
     }
+}
+
+/// The container state directories in a state root (the seccomp filter
+/// cache, which outlives containers by design, is not one).
+pub fn state_left(root: &Path) -> Vec<String> {
+    std::fs::read_dir(root)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "seccomp~cache")
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Asserts that nothing of the containers of state root `root` and bundle
+/// `bundle` remains: no state directory, mount or process.
+pub fn assert_bundle_clean(root: &Path, bundle: &Path) {
+    let leftovers = state_left(root);
+    assert!(
+        leftovers.is_empty(),
+        "state directories left in {}: {leftovers:?}",
+        root.display()
+    );
+    let b = bundle.to_string_lossy().to_string();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let ours: Vec<&str> = mounts.lines().filter(|l| l.contains(&b)).collect();
+    assert!(ours.is_empty(), "mounts left behind: {ours:?}");
+    let procs = processes_rooted_in(&bundle.join("rootfs"));
+    assert!(procs.is_empty(), "processes left behind: {procs:?}");
 }
 
 impl Drop for Fixture {
@@ -452,7 +465,8 @@ pub fn wait_timeout(
     }
 }
 
-fn read_all(mut f: std::fs::File) -> Vec<u8> {
+/// The whole content of a file (rewound first).
+pub fn read_all(mut f: std::fs::File) -> Vec<u8> {
     use std::io::{Read, Seek};
     let mut v = Vec::new();
     f.rewind().unwrap();
@@ -556,4 +570,57 @@ pub fn run_passing_fd3(f: &Fixture) -> (bool, String) {
         st.success(),
         std::fs::read_to_string(&out).unwrap_or_default(),
     )
+}
+
+/// Runs a command on a fresh pseudo-terminal (for `-t`): returns its exit
+/// status and everything it wrote to the terminal (a command that outlives
+/// `timeout` is killed and fails the test).
+pub fn run_on_tty(cmd: &mut Command, timeout: std::time::Duration) -> (i32, String) {
+    use std::os::fd::AsFd;
+    let pty = nix::pty::openpty(None, None).unwrap();
+    berth::sys::tty::set_winsize(
+        pty.slave.as_fd(),
+        berth::sys::tty::WinSize { rows: 24, cols: 80 },
+    )
+    .unwrap();
+    let tty = || Stdio::from(pty.slave.try_clone().unwrap());
+    let mut child = cmd
+        .stdin(tty())
+        .stdout(tty())
+        .stderr(tty())
+        .spawn()
+        .unwrap();
+    drop(pty.slave);
+    // Read in this thread with a short poll: the `Command` keeps its own
+    // copies of the slave, so EOF never comes.
+    let master = pty.master;
+    let mut acc = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = std::time::Instant::now() + timeout;
+    let status = loop {
+        let exited = child.try_wait().unwrap();
+        let mut fds = [nix::poll::PollFd::new(
+            master.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ready = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(50u16)).unwrap_or(0);
+        if ready > 0 {
+            match nix::unistd::read(&master, &mut buf) {
+                Ok(n) if n > 0 => {
+                    acc.extend_from_slice(&buf[..n]);
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        if let Some(st) = exited {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish; output so far: {}", s(&acc));
+        }
+    };
+    (status.code().unwrap_or(-1), s(&acc))
 }
