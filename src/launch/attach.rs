@@ -241,7 +241,7 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<Spawned, LaunchError> {
         }
         Ok(Forked::Parent { pid, pidfd }) => (pid, pidfd),
         Err(source) => {
-            ns.leave()?;
+            ns.leave_unless_refused()?;
             return Err(LaunchError::Sys {
                 what: "clone3".into(),
                 source,
@@ -264,7 +264,7 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<Spawned, LaunchError> {
         chan: None,
         reap: true,
     };
-    ns.leave()?;
+    ns.leave_unless_refused()?;
     crate::faults::checkpoint("exec:cloned");
     if !cloned_into {
         (req.placement.add)(pid)?;

@@ -55,4 +55,21 @@ impl ChildNamespaces {
         }
         Ok(())
     }
+
+    /// Like [`leave`](Self::leave), for `exec`, which clones nothing after
+    /// its one process: a namespace berth may not return to is kept. That
+    /// is the case under rootless podman, where berth is root only in
+    /// podman's user namespace while its own PID namespace belongs to the
+    /// initial one (`setns` back needs `CAP_SYS_ADMIN` there: `EPERM`).
+    /// Only berth's later children would be born in the container's
+    /// namespaces, and there are none.
+    pub fn leave_unless_refused(self) -> Result<(), LaunchError> {
+        for (flag, fd) in self.restore {
+            match nix::sched::setns(fd.as_fd(), flag) {
+                Ok(()) | Err(Errno::EPERM) => {}
+                Err(e) => return Err(LaunchError::sys("restore the runtime's namespaces")(e)),
+            }
+        }
+        Ok(())
+    }
 }

@@ -4,6 +4,10 @@
 //! the cgroupfs manager with a cgroup parent of its own, or systemd's
 //! (`--cgroup-manager systemd`: berth gets `--systemd-cgroup` and
 //! `machine.slice:libpod:<id>`).
+//! `Podman::rootless` is podman run by the unprivileged test user
+//! (`common::rootless`): podman makes its user namespace with newuidmap,
+//! and conmon runs berth as uid 0 there, with no `--root`: berth must see
+//! that it is rootless and keep its state in `$XDG_RUNTIME_DIR/berth`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::os::unix::fs::PermissionsExt;
@@ -29,6 +33,8 @@ pub struct Podman {
     pub systemd: bool,
     /// A cgroup parent of our own (podman's default is `libpod_parent`).
     pub cgroup_parent: String,
+    /// Rootless: the user podman runs as, and its runtime directory.
+    pub rootless: Option<(common::rootless::User, PathBuf)>,
 }
 
 impl Podman {
@@ -79,7 +85,39 @@ impl Podman {
             state,
             systemd,
             cgroup_parent,
+            rootless: None,
         }
+    }
+
+    /// A rootless podman (cgroupfs manager, vfs storage) run by the test
+    /// user, with everything below a directory of the user's under /tmp
+    /// (/root is 0700) and berth itself as the runtime: its state root is
+    /// the default, `$XDG_RUNTIME_DIR/berth`.
+    pub fn rootless() -> Self {
+        let user = common::rootless::user();
+        let mut p = Self::with_manager(false);
+        let dir = tempfile::Builder::new()
+            .prefix("berth-podman-rootless-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let rootfs = dir.path().join("rootfs");
+        common::make_rootfs(&rootfs);
+        std::fs::copy(
+            p.path("containers.conf"),
+            dir.path().join("containers.conf"),
+        )
+        .unwrap();
+        let xdg = dir.path().join("xdg");
+        std::fs::create_dir(&xdg).unwrap();
+        std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::create_dir(dir.path().join("home")).unwrap();
+        common::rootless::chown_tree(dir.path(), user.uid, user.gid);
+        p.state = xdg.join("berth");
+        p.dir = dir;
+        p.rootfs = rootfs;
+        p.rootless = Some((user, xdg));
+        p
     }
 
     pub fn path(&self, p: &str) -> PathBuf {
@@ -87,7 +125,20 @@ impl Podman {
     }
 
     pub fn podman(&self) -> Command {
-        let mut c = Command::new("podman");
+        let mut c = match &self.rootless {
+            None => Command::new("podman"),
+            Some((user, xdg)) => {
+                let mut c = user.command("podman", xdg);
+                c.env("HOME", self.path("home"))
+                    .current_dir(self.dir.path())
+                    .args(["--storage-driver", "vfs", "--runtime"])
+                    .arg(common::berth_bin());
+                c
+            }
+        };
+        if self.rootless.is_none() {
+            c.arg("--runtime").arg(self.path("bin/berth"));
+        }
         c.env("CONTAINERS_CONF", self.path("containers.conf"))
             .arg("--root")
             .arg(self.path("storage"))
@@ -95,8 +146,6 @@ impl Podman {
             .arg(self.path("run"))
             .arg("--tmpdir")
             .arg(self.path("tmp"))
-            .arg("--runtime")
-            .arg(self.path("bin/berth"))
             .args(["--cgroup-manager"])
             .arg(if self.systemd { "systemd" } else { "cgroupfs" })
             .args(["--events-backend", "file"]);
@@ -106,14 +155,14 @@ impl Podman {
     pub fn run_args(&self, extra: &[&str], args: &[&str]) -> Command {
         let mut c = self.podman();
         c.arg("run").args(["--network", "none"]);
-        if !self.systemd {
-            c.args(["--cgroup-parent", &self.cgroup_parent]);
+        if self.rootless.is_none() {
+            // Rootless, podman keeps its user's limits and asks no cgroup.
+            if !self.systemd {
+                c.args(["--cgroup-parent", &self.cgroup_parent]);
+            }
+            c.args(ULIMITS);
         }
-        c.args(ULIMITS)
-            .args(extra)
-            .arg("--rootfs")
-            .arg(&self.rootfs)
-            .args(args);
+        c.args(extra).arg("--rootfs").arg(&self.rootfs).args(args);
         c
     }
 
@@ -130,6 +179,9 @@ impl Podman {
         assert!(left.is_empty(), "berth state left behind: {left:?}");
         let mounts = callers::mounts_below(self.dir.path());
         assert!(mounts.is_empty(), "mounts left behind: {mounts:?}");
+        if self.rootless.is_some() {
+            return;
+        }
         // podman leaves its conmon cgroups (empty); berth's are gone.
         let conmon = |d: &Path| d.to_string_lossy().contains("conmon");
         let left: Vec<PathBuf> = callers::remove_cgroups(&self.cgroup_parent)
@@ -147,7 +199,11 @@ impl Drop for Podman {
             .flatten()
             .flatten()
         {
-            let _ = Command::new(common::berth_bin())
+            let mut berth = match &self.rootless {
+                None => Command::new(common::berth_bin()),
+                Some((user, xdg)) => user.command(common::berth_bin(), xdg),
+            };
+            let _ = berth
                 .arg("--root")
                 .arg(&self.state)
                 .args(["delete", "--force"])
@@ -157,7 +213,19 @@ impl Drop for Podman {
         let _ = run(self.podman().args(["rm", "--all", "--force"]));
         // conmon processes are started per container with our paths.
         callers::kill_processes_mentioning(&self.dir.path().to_string_lossy());
+        // Rootless podman keeps its user namespace in a pause process.
+        if let Some(pid) = std::fs::read_to_string(self.path("tmp/pause.pid"))
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
         callers::unmount_below(self.dir.path());
-        callers::remove_cgroups(&self.cgroup_parent);
+        if self.rootless.is_none() {
+            callers::remove_cgroups(&self.cgroup_parent);
+        }
     }
 }
