@@ -442,3 +442,171 @@ fn podman_with_the_systemd_cgroup_manager() {
     }
     p.finish();
 }
+
+/// What opening each device node prints from inside `c1` (`sh`'s error,
+/// or `ok`): a node the device cgroup denies fails with EPERM ("Operation
+/// not permitted"); an allowed node of major 42 (reserved for demos, no
+/// driver) passes the cgroup and fails in the driver lookup with ENXIO.
+fn open_devices(f: &Fixture) -> String {
+    sd(
+        f,
+        &[
+            "exec",
+            "c1",
+            "sh",
+            "-c",
+            "for d in /dev/null /dev/bt-ok /dev/bt-denied; do \
+               if (exec 3<>$d) 2>/tmp/e; then echo \"$d ok\"; else echo \"$d $(cat /tmp/e)\"; fi; \
+             done",
+        ],
+    )
+}
+
+fn check_devices(f: &Fixture, cg: &str, when: &str) {
+    let out = open_devices(f);
+    let line = |d: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("/dev/{d} ")))
+            .unwrap_or_else(|| panic!("{when}: no line for {d}: {out}"))
+            .to_string()
+    };
+    assert_eq!(line("null"), "/dev/null ok", "{when}: {out}");
+    let ok = line("bt-ok");
+    assert!(
+        ok.contains("No such device or address"),
+        "{when}: allowed 42:0 must pass the cgroup: {out}"
+    );
+    let denied = line("bt-denied");
+    assert!(
+        denied.contains("Operation not permitted"),
+        "{when}: denied 42:1 must stay denied: {out}"
+    );
+    if !unified() {
+        let list = host_file(cg, "devices.list");
+        assert!(
+            !list.contains("a *:* rwm"),
+            "{when}: devices.list allows all: {list}"
+        );
+        assert!(list.lines().any(|l| l == "c 42:0 rw"), "{when}: {list}");
+        assert!(!list.contains("c 42:1"), "{when}: {list}");
+        assert!(list.lines().any(|l| l == "c 136:* rwm"), "{when}: {list}");
+    }
+}
+
+#[test]
+#[ignore = "needs systemd as PID 1: the systemd VM runs it"]
+fn device_rules_survive_daemon_reload() {
+    let _lock = exclusive();
+    let n = name("devices");
+    let unit = format!("berth-{n}.scope");
+    let cg = format!("/system.slice/{unit}");
+    let f = fixture("devices", &format!(":berth:{n}"), &["sleep", "100"]);
+    f.edit(|c| {
+        c["root"]["readonly"] = json!(false);
+        c["linux"]["devices"] = json!([
+            {"path": "/dev/bt-ok", "type": "c", "major": 42, "minor": 0},
+            {"path": "/dev/bt-denied", "type": "c", "major": 42, "minor": 1}
+        ]);
+        c["linux"]["resources"]["devices"] = json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 42, "minor": 0, "access": "rw"}
+        ]);
+    });
+    create(&f, "c1");
+    sd(&f, &["start", "c1"]);
+    check_devices(&f, &cg, "after create");
+    let (ok, out) = systemctl(&["daemon-reload"]);
+    assert!(ok, "daemon-reload: {out}");
+    check_devices(&f, &cg, "after daemon-reload");
+    assert_eq!(show(&unit, "DevicePolicy"), "strict");
+    let allow = show(&unit, "DeviceAllow");
+    assert!(allow.contains("/dev/char/42:0 rw"), "{allow}");
+    assert!(!allow.contains("42:1"), "{allow}");
+    assert!(allow.contains("char-pts rwm"), "{allow}");
+    sd(&f, &["delete", "--force", "c1"]);
+    assert_gone(&f, &unit, &cg);
+}
+
+/// A fake bus at `path` that accepts every connection and never answers
+/// (`answer_auth` false), or that accepts authentication and then never
+/// answers a call. It serves until the test process ends.
+fn silent_bus(path: &std::path::Path, answer_auth: bool) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten() {
+            let mut r = BufReader::new(conn);
+            if answer_auth {
+                let mut line = String::new();
+                let _ = r.read_line(&mut line);
+                let _ = r
+                    .get_mut()
+                    .write_all(b"OK 0123456789abcdef0123456789abcdef\r\n");
+            }
+            // Swallow everything until berth hangs up.
+            let mut sink = [0u8; 4096];
+            while matches!(r.read(&mut sink), Ok(n) if n > 0) {}
+        }
+    });
+}
+
+#[test]
+fn a_bus_that_never_answers_fails_within_the_timeout() {
+    // Runs anywhere (the fake bus stands in for systemd), also in the VM.
+    let _lock = shared();
+    common::require_root();
+    for (tag, answer_auth, call) in [
+        ("mute", false, "D-Bus authentication on"),
+        ("hello", true, "D-Bus call Hello"),
+    ] {
+        let n = name(tag);
+        let f = fixture(tag, &format!(":berth:{n}"), &["true"]);
+        let sock = f.dir.path().join("bus.sock");
+        silent_bus(&sock, answer_auth);
+        let b = f.bundle.to_string_lossy().to_string();
+        let err = tempfile::tempfile().unwrap();
+        let t0 = std::time::Instant::now();
+        let mut child = f
+            .cmd()
+            .env("BERTH_TEST_SYSTEMD_BUS", &sock)
+            .env("BERTH_TEST_DBUS_TIMEOUT", "2")
+            .args(["--systemd-cgroup", "create", "--bundle", &b, "c1"])
+            .stdout(std::process::Stdio::null())
+            .stderr(err.try_clone().unwrap())
+            .spawn()
+            .unwrap();
+        let st = common::wait_timeout(&mut child, std::time::Duration::from_secs(30))
+            .unwrap_or_else(|| {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{tag}: berth hangs on a bus that never answers");
+            });
+        let took = t0.elapsed();
+        let msg = {
+            use std::io::{Read, Seek};
+            let mut e = err;
+            let mut s = String::new();
+            e.rewind().unwrap();
+            e.read_to_string(&mut s).unwrap();
+            s
+        };
+        assert_eq!(st.code(), Some(1), "{tag}: {msg}");
+        assert!(msg.contains(call), "{tag}: names the call: {msg}");
+        assert!(msg.contains("no answer within 2 s"), "{tag}: {msg}");
+        // One timeout for the call, one more at most for the cleanup's own
+        // StopUnit attempt (v2), plus the container's start-up.
+        assert!(
+            took >= std::time::Duration::from_secs(2) && took < std::time::Duration::from_secs(15),
+            "{tag}: took {took:?}"
+        );
+        let unit = format!("berth-{n}.scope");
+        for dir in all_dirs(&format!("/system.slice/{unit}")) {
+            assert!(
+                !dir.exists(),
+                "{tag}: cgroup left behind: {}",
+                dir.display()
+            );
+        }
+        f.assert_clean();
+    }
+}

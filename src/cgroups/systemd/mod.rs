@@ -16,6 +16,7 @@ use std::time::Duration;
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
+use super::devices::{Emulator, container_rules};
 use super::{
     CGROUP_ROOT, CgroupError, CgroupRecord, Manager, Mode, OomWatch, Request, Result, Stats, v1, v2,
 };
@@ -23,13 +24,30 @@ use crate::dbus::{Conn, DbusError, Value};
 
 /// Every D-Bus call and job wait gives up after this.
 const TIMEOUT: Duration = Duration::from_secs(30);
+/// Test hook: a socket berth uses as the system bus instead of the real
+/// one (systemd is then taken as running), to test a bus that never
+/// answers (`tests/systemd_bus.rs`).
+pub const TEST_BUS_ENV: &str = "BERTH_TEST_SYSTEMD_BUS";
+/// Test hook: the D-Bus timeout in seconds instead of 30.
+pub const TEST_TIMEOUT_ENV: &str = "BERTH_TEST_DBUS_TIMEOUT";
+
+fn test_bus() -> Option<std::path::PathBuf> {
+    std::env::var_os(TEST_BUS_ENV).map(Into::into)
+}
+
+fn timeout() -> Duration {
+    std::env::var(TEST_TIMEOUT_ENV)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(TIMEOUT, Duration::from_secs)
+}
 const DEST: &str = "org.freedesktop.systemd1";
 const PATH: &str = "/org/freedesktop/systemd1";
 const MGR: &str = "org.freedesktop.systemd1.Manager";
 
 /// Whether systemd is PID 1 (`sd_booted()`: `/run/systemd/system` exists).
 pub fn booted() -> bool {
-    Path::new("/run/systemd/system").is_dir()
+    Path::new("/run/systemd/system").is_dir() || test_bus().is_some()
 }
 
 fn err(e: impl std::fmt::Display) -> CgroupError {
@@ -53,10 +71,12 @@ impl Bus {
         let root = nix::unistd::geteuid().is_root();
         let private = Path::new("/run/systemd/private");
         let sys = Path::new("/run/dbus/system_bus_socket");
-        let (conn, dest) = if sys.exists() || !root || !private.exists() {
-            (Conn::connect(sys, true, TIMEOUT), DEST)
+        let (conn, dest) = if let Some(bus) = test_bus() {
+            (Conn::connect(&bus, true, timeout()), DEST)
+        } else if sys.exists() || !root || !private.exists() {
+            (Conn::connect(sys, true, timeout()), DEST)
         } else {
-            (Conn::connect(private, false, TIMEOUT), "")
+            (Conn::connect(private, false, timeout()), "")
         };
         let mut b = Bus {
             conn: conn.map_err(err)?,
@@ -217,12 +237,28 @@ impl Systemd {
         }
     }
 
-    fn resource_props(&self, r: &LinuxResources) -> Result<Vec<props::Prop>> {
-        match self.mode {
+    /// The unit properties of `r`. The device rules are included on
+    /// create, and on update when `r` has them (as the cgroupfs managers
+    /// write them).
+    fn resource_props(&self, r: &LinuxResources, update: bool) -> Result<Vec<props::Prop>> {
+        let mut ps = match self.mode {
             Mode::Unified => props::v2(r),
             Mode::Legacy | Mode::Hybrid => props::v1(r),
         }
-        .map_err(CgroupError::Systemd)
+        .map_err(CgroupError::Systemd)?;
+        if !update || r.devices().is_some() {
+            let rules = container_rules(r.devices().as_deref().unwrap_or(&[]))?;
+            let emu = Emulator::from_rules(&rules)?;
+            // Only a `MAJOR:*` rule needs the names; a host without
+            // /proc/devices gets those rules left out (narrower).
+            let names = std::fs::read_to_string("/proc/devices").unwrap_or_default();
+            let (dev, warning) = props::devices(&emu, self.mode == Mode::Unified, &names);
+            if let Some(w) = warning {
+                tracing::warn!("--systemd-cgroup: {w}");
+            }
+            ps.extend(dev);
+        }
+        Ok(ps)
     }
 
     fn start(&self, pid: Pid) -> Result<()> {
@@ -244,7 +280,7 @@ impl Systemd {
             ));
         }
         if let Some(r) = self.resources.borrow().as_ref() {
-            ps.extend(self.resource_props(r)?);
+            ps.extend(self.resource_props(r, false)?);
         }
         ps.extend(self.annotations.iter().cloned());
         let mut bus = Bus::open()?;
@@ -305,21 +341,36 @@ impl Manager for Systemd {
     fn apply(&self, resources: &LinuxResources) -> Result<()> {
         // Checked now (bad values fail before anything starts), applied
         // when the unit starts.
-        self.resource_props(resources)?;
+        self.resource_props(resources, false)?;
         *self.resources.borrow_mut() = Some(resources.clone());
         Ok(())
     }
 
     fn update(&self, resources: &LinuxResources) -> Result<()> {
-        let ps = self.resource_props(resources)?;
+        let ps = self.resource_props(resources, true)?;
         let mut bus = Bus::open()?;
-        bus.call_props(
+        // On v1 systemd applies device properties as `devices.deny a`, then
+        // each allow: freeze the container meanwhile (as runc does) so
+        // that it never sees that window, unless it is paused already.
+        let freeze = self.mode != Mode::Unified
+            && resources.devices().is_some()
+            && !self.with(|m| m.is_frozen())?;
+        if freeze {
+            self.with(|m| m.freeze(true))?;
+        }
+        let set = bus.call_props(
             "SetUnitProperties",
             &[Value::str(&self.unit), Value::Bool(true)],
             ps,
             &[],
-        )?;
-        self.with(|m| m.update(resources))
+        );
+        let written = set.and_then(|_| self.with(|m| m.update(resources)));
+        let thawed = if freeze {
+            self.with(|m| m.freeze(false))
+        } else {
+            Ok(())
+        };
+        written.and(thawed)
     }
 
     fn clone_target(&self) -> Option<BorrowedFd<'_>> {

@@ -5,6 +5,7 @@
 use oci_spec::runtime::LinuxResources;
 
 use crate::cgroups::convert;
+use crate::cgroups::devices::{Emulator, Kind};
 use crate::dbus::Value;
 
 /// A unit property (name, value).
@@ -165,6 +166,139 @@ fn cpu_common(c: &oci_spec::runtime::LinuxCpu, out: &mut Vec<Prop>) -> Result<()
     Ok(())
 }
 
+/// A name `/proc/devices` gives major `major` of `kind` that no other
+/// major has (systemd's `char-NAME` allows every major of that name).
+fn device_group(proc_devices: &str, kind: Kind, major: u32) -> Option<String> {
+    let head = match kind {
+        Kind::Char => "Character devices:",
+        Kind::Block => "Block devices:",
+        Kind::All => return None,
+    };
+    let mut section = false;
+    let mut entries = Vec::new();
+    for line in proc_devices.lines() {
+        if line.ends_with(':') {
+            section = line.trim() == head;
+            continue;
+        }
+        if !section {
+            continue;
+        }
+        let mut it = line.split_whitespace();
+        if let (Some(m), Some(n), None) = (it.next(), it.next(), it.next())
+            && let Ok(m) = m.parse::<u32>()
+        {
+            entries.push((m, n));
+        }
+    }
+    // A name of this major that no other major has (systemd matches the
+    // name against every line), without glob characters; one without a
+    // `/` first (`tty` rather than `/dev/vc/0`).
+    let mut names: Vec<&str> = entries
+        .iter()
+        .filter(|(m, n)| {
+            *m == major
+                && !n.contains(['*', '?', '[', '\\'])
+                && entries.iter().all(|(m2, n2)| n2 != n || *m2 == major)
+        })
+        .map(|(_, n)| *n)
+        .collect();
+    names.sort_by_key(|n| n.contains('/'));
+    names.first().map(|n| n.to_string())
+}
+
+/// The device rules (the emulator's final state: the config's rules, then
+/// runc's defaults) as `DevicePolicy` and `DeviceAllow` (runc's
+/// conversion), so that systemd, which rewrites the unit's device access
+/// whenever it re-applies the unit's cgroup (`systemctl daemon-reload`),
+/// writes the same rules and never widens them. Returns the properties and
+/// a warning when systemd cannot express the rules exactly.
+///
+/// - `c *:* m` → `char-*`, `c 136:* rwm` → `char-<name in /proc/devices>`,
+///   `c 1:3 rwm` → `/dev/char/1:3` (systemd ≥ 240 parses it, no stat).
+/// - allow-all → `DevicePolicy=auto` and no entries (systemd allows all).
+/// - what systemd cannot say (a deny list, `*:N`, a major without a
+///   unique name): on v1, runc's choice, `strict` with the expressible
+///   entries only (after a reload the container may lose access, never
+///   gain it). On v2 berth's own BPF program (which systemd never detaches)
+///   enforces the exact rules, so `auto` with no entries keeps systemd from
+///   adding a program that would deny more.
+pub fn devices(emu: &Emulator, unified: bool, proc_devices: &str) -> (Vec<Prop>, Option<String>) {
+    let policy = |p: &str, entries: Vec<Value>| {
+        vec![
+            ("DevicePolicy".to_string(), Value::str(p)),
+            (
+                "DeviceAllow".to_string(),
+                Value::Array("(ss)".into(), entries),
+            ),
+        ]
+    };
+    let exceptions = emu.exceptions();
+    if emu.default_allow {
+        if exceptions.is_empty() {
+            return (policy("auto", Vec::new()), None);
+        }
+        let w = "systemd cannot express deny-list device rules";
+        return if unified {
+            (
+                policy("auto", Vec::new()),
+                Some(format!("{w}: berth's device program enforces them")),
+            )
+        } else {
+            (
+                policy("strict", Vec::new()),
+                Some(format!(
+                    "{w}: the unit denies every device (runc's fallback); berth's rules apply until systemd re-applies the unit"
+                )),
+            )
+        };
+    }
+    let mut entries = Vec::new();
+    let mut skipped = Vec::new();
+    for r in &exceptions {
+        let (kind, prefix) = match r.kind {
+            Kind::Char => ("char", "/dev/char"),
+            Kind::Block => ("block", "/dev/block"),
+            Kind::All => continue,
+        };
+        let path = match (r.major, r.minor) {
+            (None, None) => Some(format!("{kind}-*")),
+            (None, Some(_)) => None,
+            (Some(ma), None) => {
+                device_group(proc_devices, r.kind, ma).map(|n| format!("{kind}-{n}"))
+            }
+            (Some(ma), Some(mi)) => Some(format!("{prefix}/{ma}:{mi}")),
+        };
+        match path {
+            Some(p) => entries.push(Value::Struct(vec![
+                Value::str(p),
+                Value::str(r.access.to_string()),
+            ])),
+            None => skipped.push(r.v1_line()),
+        }
+    }
+    if skipped.is_empty() {
+        return (policy("strict", entries), None);
+    }
+    let w = format!(
+        "systemd cannot express the device rules {}",
+        skipped.join(", ")
+    );
+    if unified {
+        (
+            policy("auto", Vec::new()),
+            Some(format!("{w}: berth's device program enforces them")),
+        )
+    } else {
+        (
+            policy("strict", entries),
+            Some(format!(
+                "{w}: the unit omits them (runc's fallback); berth's rules apply until systemd re-applies the unit"
+            )),
+        )
+    }
+}
+
 /// The `org.systemd.property.<Name>` annotations as properties. Values are
 /// GVariant text (`true`, `uint64 5`, `'text'`, `['a', 'b']`, a bare
 /// number); `<Name>Sec` becomes `<Name>USec` with the value in
@@ -317,6 +451,97 @@ mod tests {
         assert_eq!(get(&ps, "MemoryLimit"), Some(&Value::U64(1_048_576)));
         assert_eq!(get(&ps, "CPUShares"), Some(&Value::U64(512)));
         assert_eq!(get(&ps, "BlockIOWeight"), Some(&Value::U64(300)));
+    }
+
+    const PROC_DEVICES: &str = "Character devices:\n  1 mem\n  4 /dev/vc/0\n  4 tty\n  5 /dev/tty\n136 pts\n\nBlock devices:\n  8 sd\n 65 sd\n  7 loop\n";
+
+    fn dev_props(json: &str, unified: bool) -> (Vec<Prop>, Option<String>) {
+        let rules = crate::cgroups::devices::container_rules(
+            &serde_json::from_str::<Vec<_>>(json).unwrap(),
+        )
+        .unwrap();
+        devices(
+            &Emulator::from_rules(&rules).unwrap(),
+            unified,
+            PROC_DEVICES,
+        )
+    }
+
+    fn allow_list(ps: &[Prop]) -> Vec<(String, String)> {
+        match get(ps, "DeviceAllow") {
+            Some(Value::Array(sig, items)) => {
+                assert_eq!(sig, "(ss)");
+                items
+                    .iter()
+                    .map(|i| match i {
+                        Value::Struct(v) => (
+                            v[0].as_str().unwrap().to_string(),
+                            v[1].as_str().unwrap().to_string(),
+                        ),
+                        other => panic!("{other:?}"),
+                    })
+                    .collect()
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn device_props() {
+        for unified in [false, true] {
+            let (ps, w) = dev_props(
+                r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":42,"minor":0,"access":"rw"}]"#,
+                unified,
+            );
+            assert!(w.is_none());
+            assert_eq!(get(&ps, "DevicePolicy"), Some(&Value::str("strict")));
+            let l = allow_list(&ps);
+            let has = |p: &str, a: &str| l.contains(&(p.to_string(), a.to_string()));
+            assert_eq!(l[0], ("/dev/char/42:0".to_string(), "rw".to_string()));
+            assert!(has("char-*", "m") && has("block-*", "m"), "{l:?}");
+            assert!(
+                has("/dev/char/1:3", "rwm") && has("char-pts", "rwm"),
+                "{l:?}"
+            );
+            assert_eq!(l.len(), 12, "{l:?}");
+            // Allow-all (privileged): systemd's auto with no entries.
+            let (ps, w) = dev_props(r#"[{"allow":true,"access":"rwm"}]"#, unified);
+            assert!(w.is_none());
+            assert_eq!(get(&ps, "DevicePolicy"), Some(&Value::str("auto")));
+            assert!(allow_list(&ps).is_empty());
+        }
+        // A deny list: deny-all on v1 (runc), berth's program alone on v2.
+        let deny = r#"[{"allow":true,"access":"rwm"},{"allow":false,"type":"c","major":1,"minor":1,"access":"rwm"}]"#;
+        let (ps, w) = dev_props(deny, false);
+        assert!(w.is_some());
+        assert_eq!(get(&ps, "DevicePolicy"), Some(&Value::str("strict")));
+        assert!(allow_list(&ps).is_empty());
+        let (ps, w) = dev_props(deny, true);
+        assert!(w.is_some());
+        assert_eq!(get(&ps, "DevicePolicy"), Some(&Value::str("auto")));
+        // `*:N` and a major whose name is shared (sd: 8 and 65) are left out
+        // on v1 (narrower), and leave v2 to berth's program.
+        let odd = r#"[{"allow":true,"type":"c","minor":5,"access":"r"},{"allow":true,"type":"b","major":8,"access":"r"},{"allow":true,"type":"b","major":7,"access":"r"},{"allow":true,"type":"c","major":4,"access":"r"}]"#;
+        let (ps, w) = dev_props(odd, false);
+        let w = w.unwrap();
+        assert!(w.contains("c *:5 r") && w.contains("b 8:* r"), "{w}");
+        let l = allow_list(&ps);
+        assert_eq!(l[0], ("block-loop".to_string(), "r".to_string()));
+        assert_eq!(l[1], ("char-tty".to_string(), "r".to_string()));
+        assert!(!l.iter().any(|(p, _)| p.contains("sd")), "{l:?}");
+        let (ps, w) = dev_props(odd, true);
+        assert!(w.is_some());
+        assert_eq!(get(&ps, "DevicePolicy"), Some(&Value::str("auto")));
+        assert_eq!(
+            device_group(PROC_DEVICES, Kind::Char, 136).as_deref(),
+            Some("pts")
+        );
+        assert_eq!(
+            device_group(PROC_DEVICES, Kind::Char, 4).as_deref(),
+            Some("tty")
+        );
+        assert_eq!(device_group(PROC_DEVICES, Kind::Block, 8), None);
+        assert_eq!(device_group(PROC_DEVICES, Kind::Block, 99), None);
     }
 
     #[test]
