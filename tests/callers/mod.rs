@@ -144,8 +144,13 @@ pub fn run_on_tty(cmd: &mut Command) -> (i32, String) {
 }
 
 /// Waits until `cond` holds, failing after [`TIMEOUT`].
-pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
+pub fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    wait_for_within(what, TIMEOUT, cond)
+}
+
+/// `wait_for` with a time limit of its own.
+pub fn wait_for_within(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
