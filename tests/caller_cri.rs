@@ -5,6 +5,13 @@
 //! pod sandbox, a container in it, ExecSync, UpdateContainerResources
 //! (a new memory limit), stop and removal.
 //!
+//! On a kernel with AppArmor (the AppArmor VM, `tests/vm/lsm.sh`) the CRI
+//! plugin's AppArmor support is on, as on an Ubuntu node: containerd
+//! generates and loads `cri-containerd.apparmor.d` and names it in the
+//! container's `process.apparmorProfile`; the container must run under it
+//! and StopContainer (`berth kill` with TERM) must still stop it.
+//! Without AppArmor the container reads no label.
+//!
 //! Lab facts this setup follows: the pause image is a locally imported
 //! image named by `sandbox_image`; `restrict_oom_score_adj = true` because
 //! root here lacks CAP_SYS_RESOURCE; a host-network pod needs no CNI.
@@ -19,10 +26,13 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use callers::{Containerd, ok, run};
+use callers::{Containerd, ok};
 
 const PAUSE: &str = "docker.io/library/pause:berth";
 const BUSYBOX: &str = "docker.io/library/busybox:berth";
+
+/// containerd's default profile for CRI containers.
+const CRI_PROFILE: &str = "cri-containerd.apparmor.d";
 
 fn cri_config(dir: &Path) -> String {
     format!(
@@ -33,7 +43,7 @@ fn cri_config(dir: &Path) -> String {
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_selinux = false
-  disable_apparmor = true
+  disable_apparmor = {no_apparmor}
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "berth"
@@ -49,6 +59,7 @@ fn cri_config(dir: &Path) -> String {
         berth = callers::runtime_bin().display(),
         root = dir.join("berth-root").display(),
         cni = dir.join("cni").display(),
+        no_apparmor = !common::apparmor_enabled(),
     )
 }
 
@@ -61,6 +72,8 @@ fn cri_runs_a_pod_and_a_container_with_berth() {
         .tempdir()
         .unwrap();
     let cgroup_parent = format!("/berth-cri-{}", std::process::id());
+    let apparmor = common::apparmor_enabled();
+    let _profile = common::CallerProfile::note(CRI_PROFILE);
     let containerd = Containerd::start(dir.path(), &cri_config(dir.path()), true);
     let guard = Cleanup {
         dir: dir.path().to_path_buf(),
@@ -74,12 +87,17 @@ fn cri_runs_a_pod_and_a_container_with_berth() {
     }
 
     let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cri/client.py");
-    let out = run(Command::new("python3")
-        .arg(&client)
-        .arg(&d.socket)
-        .arg("berth")
-        .arg(BUSYBOX)
-        .arg(&cgroup_parent));
+    let out = callers::run_for(
+        // `BERTH_PYTHON`: a Python with grpcio other than `python3` (the
+        // VM's, shared from a pyenv by tests/vm/run).
+        Command::new(std::env::var_os("BERTH_PYTHON").unwrap_or_else(|| "python3".into()))
+            .arg(&client)
+            .arg(&d.socket)
+            .arg("berth")
+            .arg(BUSYBOX)
+            .arg(&cgroup_parent),
+        std::time::Duration::from_secs(600),
+    );
     assert!(
         out.status.success(),
         "CRI client failed:\nstdout: {}\nstderr: {}\ncontainerd log (tail): {}",
@@ -89,6 +107,13 @@ fn cri_runs_a_pod_and_a_container_with_berth() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["state_after_start"], "CONTAINER_RUNNING", "{v}");
+    let want = if apparmor {
+        format!("{CRI_PROFILE} (enforce)")
+    } else {
+        String::new()
+    };
+    assert_eq!(v["label"], want.as_str(), "{v}");
+    assert_eq!(v["exec_label"], want.as_str(), "{v}");
     assert_eq!(v["exec"]["stdout"], "started\nhello-cri\n", "{v}");
     assert_eq!(v["exec"]["exit_code"], 3, "{v}");
     // UpdateContainerResources: containerd runs `berth update --resources -
@@ -99,6 +124,9 @@ fn cri_runs_a_pod_and_a_container_with_berth() {
     assert_eq!(v["memory"]["inside"], "67108864", "{v}");
     assert_eq!(v["memory"]["host"], "67108864", "{v}");
     assert_eq!(v["state_after_stop"], "CONTAINER_EXITED", "{v}");
+    // StopContainer's TERM (`berth kill`) reached `sleep` (not the pod's
+    // PID 1, which is the sandbox's pause process) through the profile.
+    assert_eq!(v["exit_after_stop"], 143, "{v}");
     assert_eq!(v["removed"], true);
     guard.finish();
 }

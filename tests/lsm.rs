@@ -3,7 +3,10 @@
 //! and for `exec`, with its rules enforced; an unknown profile refused with
 //! the field named; the runtime able to signal a container under a profile
 //! written like Docker's and containerd's defaults, and under containerd's own
-//! generated default profile (`ctr run --apparmor-default-profile`).
+//! generated default profile (`ctr run --apparmor-default-profile`); and
+//! Docker itself (its `dockerd` generating and loading `docker-default`)
+//! running berth containers under that profile, with `docker stop` and
+//! `docker kill` reaching them.
 //!
 //! These need AppArmor enabled (`/sys/module/apparmor/parameters/enabled`
 //! is `Y`) and `apparmor_parser`, which the development machines lack, so
@@ -19,6 +22,9 @@
 mod callers;
 mod common;
 
+#[path = "callers/dockerd.rs"]
+mod dockerd;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -27,12 +33,11 @@ use serde_json::json;
 
 /// Fails the test unless AppArmor is enabled.
 fn require_apparmor() {
-    let enabled =
-        std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").unwrap_or_default();
     assert!(
-        enabled.starts_with('Y'),
+        common::apparmor_enabled(),
         "these tests need AppArmor enabled (run them with tests/vm/lsm.sh); \
-         /sys/module/apparmor/parameters/enabled reads {enabled:?}"
+         /sys/module/apparmor/parameters/enabled reads {:?}",
+        std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").unwrap_or_default()
     );
 }
 
@@ -434,4 +439,83 @@ fn containerd_default_profile_confines_and_berth_signals_through_it() {
     callers::unmount_below(dir.path());
     callers::remove_cgroups(&ns);
     let _ = std::fs::write("/sys/kernel/security/apparmor/.remove", name);
+}
+
+/// Docker (Debian's docker.io 20.10, the private dockerd of
+/// `tests/callers/dockerd.rs`) with berth as its default runtime on a
+/// kernel with AppArmor: dockerd generates and loads `docker-default`
+/// and names it in every container's `process.apparmorProfile`. The
+/// container and its `docker exec` processes run under it, its rules are
+/// enforced (`deny mount`: a mount with CAP_SYS_ADMIN is refused, and
+/// allowed with `--security-opt apparmor=unconfined`), and `docker stop`
+/// and `docker kill`, which reach the container through `berth kill`,
+/// deliver their signals: docker-default lets `unconfined` senders and
+/// dockerd's own label signal it, and berth runs unconfined.
+#[test]
+#[ignore = "needs AppArmor and docker.io: tests/vm/lsm.sh runs it in the VM"]
+fn docker_runs_berth_containers_under_docker_default_and_stops_them() {
+    require_apparmor();
+    let _profile = common::CallerProfile::note("docker-default");
+    let d = dockerd::Dockerd::start("lsm-docker", &[]);
+    let profiles = std::fs::read_to_string("/sys/kernel/security/apparmor/profiles").unwrap();
+    assert!(
+        profiles.lines().any(|l| l == "docker-default (enforce)"),
+        "dockerd did not load docker-default: {profiles}"
+    );
+
+    eprintln!("docker run: the label and a mount");
+    let mount = "mkdir -p /m; mount -t tmpfs t /m && echo mounted; cat /proc/self/attr/current";
+    let out = callers::run(&mut d.run(&["--rm", "--cap-add", "SYS_ADMIN"], &["sh", "-c", mount]));
+    let (stdout, stderr) = (common::s(&out.stdout), common::s(&out.stderr));
+    assert_eq!(stdout, "docker-default (enforce)\n", "{stderr}");
+    assert!(stderr.contains("Permission denied"), "{stderr}");
+    let out = callers::ok(&mut d.run(
+        &[
+            "--rm",
+            "--cap-add",
+            "SYS_ADMIN",
+            "--security-opt",
+            "apparmor=unconfined",
+        ],
+        &["sh", "-c", mount],
+    ));
+    assert_eq!(out, "mounted\nunconfined\n");
+
+    eprintln!("docker exec: the exec process's label");
+    let trap = "trap 'echo got-usr1' USR1; trap 'echo got-term; exit 0' TERM; \
+        echo ready; while :; do sleep 0.1; done";
+    callers::ok(&mut d.run(&["-d", "--name", "b-aa"], &["sh", "-c", trap]));
+    callers::wait_for("b-aa's traps", || {
+        callers::ok(d.docker().args(["logs", "b-aa"])).contains("ready")
+    });
+    let out = callers::ok(d.docker().args([
+        "exec",
+        "b-aa",
+        "sh",
+        "-c",
+        "cat /proc/1/attr/current /proc/self/attr/current",
+    ]));
+    assert_eq!(out, "docker-default (enforce)\ndocker-default (enforce)\n");
+
+    eprintln!("docker kill -s USR1, docker stop");
+    callers::ok(d.docker().args(["kill", "-s", "USR1", "b-aa"]));
+    callers::wait_for("the USR1 handler", || {
+        callers::ok(d.docker().args(["logs", "b-aa"])).contains("got-usr1")
+    });
+    callers::ok(d.docker().args(["stop", "b-aa"]));
+    assert_eq!(d.inspect("b-aa", "{{.State.ExitCode}}"), "0");
+    assert_eq!(
+        callers::ok(d.docker().args(["logs", "b-aa"])),
+        "ready\ngot-usr1\ngot-term\n"
+    );
+
+    eprintln!("docker kill");
+    callers::ok(&mut d.run(&["-d", "--name", "b-aa-kill"], &["sleep", "1000"]));
+    callers::ok(d.docker().args(["kill", "b-aa-kill"]));
+    callers::wait_for("b-aa-kill to exit", || {
+        d.inspect("b-aa-kill", "{{.State.Status}}") == "exited"
+    });
+    assert_eq!(d.inspect("b-aa-kill", "{{.State.ExitCode}}"), "137");
+    d.rm(&["b-aa", "b-aa-kill"]);
+    d.finish();
 }

@@ -21,7 +21,7 @@ mod common;
 
 use std::process::Command;
 
-use common::Fixture;
+use common::{Fixture, lsm_label as label};
 use serde_json::json;
 
 /// The container's process label: Debian's policy's confined virtual
@@ -32,14 +32,10 @@ const OTHER: &str = "system_u:system_r:svirt_t:s0:c3,c4";
 /// The mount label: the files of such a domain.
 const MOUNT: &str = "system_u:object_r:svirt_image_t:s0:c1,c2";
 
-fn selinux_enabled() -> bool {
-    std::path::Path::new("/sys/fs/selinux/enforce").exists()
-}
-
 /// Fails the test unless SELinux is enabled.
 fn require_selinux() {
     assert!(
-        selinux_enabled(),
+        common::selinux_enabled(),
         "these tests need SELinux enabled with a policy loaded (run them with \
          tests/vm/selinux.sh); /sys/fs/selinux/enforce does not exist"
     );
@@ -60,11 +56,6 @@ fn fixture(name: &str, args: &[&str]) -> Fixture {
             .push(json!("/var"));
     });
     f
-}
-
-/// A label as the kernel prints it, without its trailing NUL.
-fn label(s: &str) -> &str {
-    s.trim_end_matches(['\n', '\0'])
 }
 
 /// What the container shows of its labels, one `key=value` line each.
@@ -218,6 +209,42 @@ fn an_invalid_label_is_an_error_naming_the_field() {
     f.assert_clean();
 }
 
+/// The policy is what decides: in enforcing mode (`tests/vm/selinux.sh`
+/// with `berth_selinux=enforcing`) the container's domain may write to the
+/// filesystems labelled with its mount label (`/dev/shm`), but may not
+/// change the attributes of its root filesystem's files, which keep the
+/// test VM's `tmpfs_t` (Debian's policy lets `svirt_t` read and write
+/// those, not `setattr` them): a `chmod` that root's capabilities allow
+/// gets EACCES. In permissive mode both succeed and the kernel only logs
+/// the denial.
+#[test]
+#[ignore = "needs SELinux: tests/vm/selinux.sh runs it in the VM"]
+fn the_policy_decides_what_the_container_may_write() {
+    let f = fixture(
+        "selinux-enforce",
+        &[
+            "sh",
+            "-c",
+            "echo x > /dev/shm/f && echo shm=written; chmod 600 /etc/group && echo chmod=done; true",
+        ],
+    );
+    f.edit(|c| c["root"]["readonly"] = json!(false));
+    let enforcing = std::fs::read_to_string("/sys/fs/selinux/enforce").unwrap();
+    let (code, out, err) = f.run("c1");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("shm=written"), "{out}{err}");
+    if enforcing.trim() == "1" {
+        assert!(!out.contains("chmod=done"), "{out}{err}");
+        assert!(
+            err.contains("chmod: /etc/group: Permission denied"),
+            "{out}{err}"
+        );
+    } else {
+        assert!(out.contains("chmod=done"), "{out}{err}");
+    }
+    f.assert_clean();
+}
+
 /// `features` reports SELinux enabled where it is.
 #[test]
 #[ignore = "needs SELinux: tests/vm/selinux.sh runs it in the VM"]
@@ -236,7 +263,7 @@ fn features_reports_selinux_enabled() {
 /// (a host test: the VM suite has SELinux and skips it, saying so).
 #[test]
 fn a_label_is_refused_where_selinux_is_not_enabled() {
-    if selinux_enabled() {
+    if common::selinux_enabled() {
         eprintln!("skipped: SELinux is enabled here (the refusal needs a host without it)");
         return;
     }

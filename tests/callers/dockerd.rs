@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::callers::{self, ok, run, wait_for};
+use crate::callers::{self, ok, run};
 use crate::common;
 
 pub const IMAGE: &str = "busybox:berth";
@@ -87,7 +87,9 @@ impl Dockerd {
             socket,
             cgroup_parent,
         };
-        wait_for("dockerd's socket", || {
+        // dockerd takes about 50 s to start in the emulated test VM
+        // (tests/vm/lsm.sh), and more when the host is loaded.
+        callers::wait_for_within("dockerd's socket", Duration::from_secs(300), || {
             d.socket.exists()
                 && d.docker()
                     .arg("version")

@@ -41,6 +41,11 @@ pub const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Runs a command with a time limit; stdout/stderr through files.
 pub fn run(cmd: &mut Command) -> Output {
+    run_for(cmd, TIMEOUT)
+}
+
+/// `run` with a time limit of its own (a client making many calls).
+pub fn run_for(cmd: &mut Command, timeout: Duration) -> Output {
     let out = tempfile::tempfile().unwrap();
     let err = tempfile::tempfile().unwrap();
     let mut child = cmd
@@ -49,10 +54,13 @@ pub fn run(cmd: &mut Command) -> Output {
         .stderr(err.try_clone().unwrap())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let status = common::wait_timeout(&mut child, TIMEOUT).unwrap_or_else(|| {
+    let status = common::wait_timeout(&mut child, timeout).unwrap_or_else(|| {
         let _ = child.kill();
         let _ = child.wait();
-        panic!("{cmd:?} did not finish within {TIMEOUT:?}")
+        panic!(
+            "{cmd:?} did not finish within {timeout:?}; its stderr: {}",
+            common::s(&read_file(err.try_clone().unwrap()))
+        )
     });
     Output {
         status,
@@ -90,8 +98,13 @@ pub fn run_on_tty(cmd: &mut Command) -> (i32, String) {
 }
 
 /// Waits until `cond` holds, failing after [`TIMEOUT`].
-pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
+pub fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    wait_for_within(what, TIMEOUT, cond)
+}
+
+/// `wait_for` with a time limit of its own.
+pub fn wait_for_within(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));

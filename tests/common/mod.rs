@@ -480,11 +480,17 @@ pub fn s(b: &[u8]) -> String {
 }
 
 /// The static probe binary (`tests/probe/probe.c`), compiled once with the
-/// system C compiler (gcc and libc6-dev, installed by `.ci/install-deps`).
+/// system C compiler (gcc and libc6-dev, installed by `.ci/install-deps`),
+/// or the one `BERTH_PROBE` names (`tests/vm/run` compiles it on the host:
+/// faster than in the emulated guest, and possible under an enforcing
+/// SELinux policy that lets the guest's compiler write nothing there).
 pub fn probe() -> PathBuf {
     static PROBE: OnceLock<PathBuf> = OnceLock::new();
     PROBE
         .get_or_init(|| {
+            if let Some(p) = std::env::var_os("BERTH_PROBE").filter(|p| !p.is_empty()) {
+                return PathBuf::from(p);
+            }
             let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
             let out = dir.join("berth-probe");
             let tmp = dir.join(format!("berth-probe.{}", std::process::id()));
@@ -623,4 +629,44 @@ pub fn run_on_tty(cmd: &mut Command, timeout: std::time::Duration) -> (i32, Stri
         }
     };
     (status.code().unwrap_or(-1), s(&acc))
+}
+
+/// Whether the kernel has AppArmor enabled.
+pub fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|v| v.starts_with('Y'))
+}
+
+/// Whether SELinux is enabled (selinuxfs mounted, a policy loaded).
+pub fn selinux_enabled() -> bool {
+    Path::new("/sys/fs/selinux/enforce").exists()
+}
+
+/// An LSM label as the kernel prints it in `attr/current` (or an
+/// attribute), without its trailing NUL or newline.
+pub fn lsm_label(s: &str) -> &str {
+    s.trim_end_matches(['\n', '\0'])
+}
+
+/// An AppArmor profile a caller loads itself (Docker's `docker-default`,
+/// containerd's `cri-containerd.apparmor.d`): removed on drop if it was
+/// not loaded when `note` was called.
+pub struct CallerProfile(Option<&'static str>);
+
+impl CallerProfile {
+    pub fn note(name: &'static str) -> Self {
+        let loaded = std::fs::read_to_string("/sys/kernel/security/apparmor/profiles")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.split(' ').next() == Some(name));
+        Self((apparmor_enabled() && !loaded).then_some(name))
+    }
+}
+
+impl Drop for CallerProfile {
+    fn drop(&mut self) {
+        if let Some(name) = self.0 {
+            let _ = std::fs::write("/sys/kernel/security/apparmor/.remove", name);
+        }
+    }
 }

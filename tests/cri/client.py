@@ -7,6 +7,8 @@ HANDLER (berth): runs a host-network pod sandbox, creates and starts a
 container from IMAGE, execs in it, sets its memory limit to 64 MiB with
 UpdateContainerResources, stops and removes both. Prints one JSON
 object with what it observed; exits non-zero on the first failed call.
+Every call has a deadline, and each step is logged to stderr (with the
+seconds since the start) so a hang shows where it happened.
 """
 import importlib
 import json
@@ -19,6 +21,13 @@ import grpc
 from grpc_tools import protoc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+START = time.time()
+
+
+def step(what):
+    print(f"client.py: {time.time() - START:6.1f} s: {what}", file=sys.stderr, flush=True)
 
 
 def load_api(out_dir):
@@ -43,7 +52,7 @@ NEW_LIMIT = 64 << 20
 
 def exec_out(pb, rt, ctr, cmd):
     r = rt.ExecSync(pb.ExecSyncRequest(container_id=ctr, cmd=["sh", "-c", cmd], timeout=30),
-                    timeout=60)
+                    timeout=180)
     if r.exit_code != 0:
         sys.exit(f"exec {cmd!r}: exit {r.exit_code}: {r.stderr.decode()}")
     return r.stdout.decode().strip()
@@ -70,7 +79,7 @@ def update_memory(pb, rt, ctr, cgroup_parent):
     rt.UpdateContainerResources(pb.UpdateContainerResourcesRequest(
         container_id=ctr,
         linux=pb.LinuxContainerResources(memory_limit_in_bytes=NEW_LIMIT),
-    ), timeout=60)
+    ), timeout=180)
     seen["inside"] = exec_out(pb, rt, ctr, LIMIT_INSIDE)
     seen["host"] = host_limit(cgroup_parent, ctr)
     return seen
@@ -80,7 +89,9 @@ def main():
     socket, handler, image, cgroup_parent = sys.argv[1:5]
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
+        step("compiling cri.proto")
         pb, rpc = load_api(tmp)
+        step("Version")
         channel = grpc.insecure_channel(f"unix://{socket}")
         rt = rpc.RuntimeServiceStub(channel)
         out["runtime"] = rt.Version(pb.VersionRequest(version="v1"), timeout=30).runtime_name
@@ -95,45 +106,64 @@ def main():
                     namespace_options=pb.NamespaceOption(network=pb.NODE)),
             ),
         )
+        step("RunPodSandbox")
         pod = rt.RunPodSandbox(
-            pb.RunPodSandboxRequest(config=sandbox, runtime_handler=handler), timeout=60
+            pb.RunPodSandboxRequest(config=sandbox, runtime_handler=handler), timeout=180
         ).pod_sandbox_id
         out["pod"] = pod
+        step("CreateContainer")
         ctr = rt.CreateContainer(pb.CreateContainerRequest(
             pod_sandbox_id=pod,
             config=pb.ContainerConfig(
                 metadata=pb.ContainerMetadata(name="app"),
                 image=pb.ImageSpec(image=image),
                 command=["sh", "-c"],
-                args=["echo started > /tmp/marker; exec sleep 100000"],
+                # The container's AppArmor label, as its init has it (the
+                # pod's PID 1 is the sandbox's pause process).
+                args=["cat /proc/self/attr/current > /tmp/label 2>/dev/null; "
+                      "echo started > /tmp/marker; exec sleep 100000"],
                 envs=[pb.KeyValue(key="GREETING", value="hello-cri")],
             ),
             sandbox_config=sandbox,
-        ), timeout=60).container_id
-        rt.StartContainer(pb.StartContainerRequest(container_id=ctr), timeout=60)
+        ), timeout=180).container_id
+        step("StartContainer")
+        rt.StartContainer(pb.StartContainerRequest(container_id=ctr), timeout=180)
         out["state_after_start"] = pb.ContainerState.Name(
             rt.ContainerStatus(pb.ContainerStatusRequest(container_id=ctr), timeout=30).status.state)
 
+        step("ExecSync")
         deadline = time.time() + 30
         while True:
             r = rt.ExecSync(pb.ExecSyncRequest(
                 container_id=ctr, cmd=["sh", "-c", "cat /tmp/marker && echo $GREETING && exit 3"],
-                timeout=30), timeout=60)
+                timeout=30), timeout=180)
             if r.exit_code != 1 or time.time() > deadline:
                 break
             time.sleep(0.1)  # the marker file may not be written yet
         out["exec"] = {"stdout": r.stdout.decode(), "stderr": r.stderr.decode(), "exit_code": r.exit_code}
 
-        out["memory"] = update_memory(pb, rt, ctr, cgroup_parent)
+        # The AppArmor labels of the container's init and of an exec
+        # process ("" where the kernel has no AppArmor: reading fails).
+        out["label"] = exec_out(pb, rt, ctr, "cat /tmp/label")
+        out["exec_label"] = exec_out(pb, rt, ctr, "cat /proc/self/attr/current 2>/dev/null; true")
 
-        rt.StopContainer(pb.StopContainerRequest(container_id=ctr, timeout=2), timeout=60)
+        step("UpdateContainerResources")
+        out["memory"] = update_memory(pb, rt, ctr, cgroup_parent)
+        step("StopContainer")
+
+        # A grace period long enough that TERM, not KILL, ends it, and a
+        # deadline for the slow test VM (TCG), where containerd's own
+        # task deletion after the exit takes minutes under load.
+        rt.StopContainer(pb.StopContainerRequest(container_id=ctr, timeout=30), timeout=300)
         st = rt.ContainerStatus(pb.ContainerStatusRequest(container_id=ctr), timeout=30).status
         out["state_after_stop"] = pb.ContainerState.Name(st.state)
         out["exit_after_stop"] = st.exit_code
-        rt.RemoveContainer(pb.RemoveContainerRequest(container_id=ctr), timeout=60)
-        rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=60)
-        rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=60)
+        step("RemoveContainer, StopPodSandbox, RemovePodSandbox")
+        rt.RemoveContainer(pb.RemoveContainerRequest(container_id=ctr), timeout=180)
+        rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=180)
+        rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=180)
         out["removed"] = True
+        step("done")
     print(json.dumps(out))
 
 

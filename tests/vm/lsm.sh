@@ -1,9 +1,13 @@
 #!/bin/sh
 # Runs inside the VM booted with "apparmor=1 security=apparmor": the
-# AppArmor tests (tests/lsm.rs), which load the profiles they need with the
+# AppArmor tests (tests/lsm.rs, with Docker's docker-default) and the CRI
+# caller test (tests/caller_cri.rs, under containerd's
+# cri-containerd.apparmor.d), which load the profiles they need with the
 # host's apparmor_parser (shared /usr) and remove them again. Loading all
 # of Debian's profiles (apparmor.service) would take minutes under TCG.
-#   BERTH_VM_TESTS=lsm BERTH_VM_APPEND="apparmor=1 security=apparmor" \
+# Each binary runs under timeout(1) with --nocapture, so the console shows
+# how far a hanging test got.
+#   BERTH_VM_TESTS=lsm,caller_cri BERTH_VM_APPEND="apparmor=1 security=apparmor" \
 #       tests/vm/run --exec tests/vm/lsm.sh [FILTER]
 set -u
 enabled=$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)
@@ -19,6 +23,10 @@ while [ $# -gt 0 ] && [ "$1" != -- ]; do bins="$bins $1"; shift; done
 rc=0
 for b in $bins; do
     echo "=== $(basename "$b") in the AppArmor VM (kernel $(uname -r), LSMs $(cat /sys/kernel/security/lsm))"
-    "$b" --include-ignored --test-threads=2 "$@" || rc=1
+    t0=$(date +%s)
+    timeout -k 10 "${BERTH_LSM_TIMEOUT:-600}" "$b" --include-ignored --test-threads=2 --nocapture "$@"
+    r=$?
+    [ $r = 0 ] || { rc=1; echo "=== $(basename "$b") failed (rc $r; 124: timed out)"; }
+    echo "=== $(basename "$b"): $(( $(date +%s) - t0 )) s"
 done
 exit $rc
