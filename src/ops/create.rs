@@ -64,6 +64,11 @@ pub(super) struct Bundle {
 }
 
 impl Bundle {
+    /// The bytes of `config.json` as read.
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// Reads and validates `<bundle>/config.json`.
     pub(super) fn load(opts: &CreateOptions) -> Result<Self> {
         let _p = Phase::start("config load");
