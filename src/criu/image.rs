@@ -11,9 +11,10 @@
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use super::{CriuError, Result};
+use crate::rootpath::clean;
 
 /// The file runc (and berth) saves the init's stdio targets in.
 pub const DESCRIPTORS: &str = "descriptors.json";
@@ -152,12 +153,18 @@ pub fn check_log_target(work: &Path, log: &str) -> Result<()> {
     }
 }
 
-/// `parent_img` for CRIU: the parent image path relative to the image
-/// directory (CRIU resolves it there).
+/// `parent_img` for CRIU. As with runc, a relative `--parent-path` is
+/// relative to the image directory (CRIU resolves it there and writes it
+/// as the image's `parent` link); an absolute one is turned into the
+/// relative path from the image directory, so the `parent` link stays
+/// relative (restore refuses absolute ones).
 pub fn relative_parent(image: &Path, parent: &Path) -> Result<String> {
-    let parent = std::path::absolute(parent).map_err(io_err("parent path", parent))?;
-    let parent = clean(&parent);
     let image = clean(image);
+    let parent = if parent.is_absolute() {
+        clean(parent)
+    } else {
+        clean(&image.join(parent))
+    };
     let common = image
         .components()
         .zip(parent.components())
@@ -180,20 +187,6 @@ pub fn relative_parent(image: &Path, parent: &Path) -> Result<String> {
     rel.into_os_string()
         .into_string()
         .map_err(|_| image_err(&parent, "--parent-path is not UTF-8"))
-}
-
-fn clean(p: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for c in p.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                out.pop();
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 /// Saves the targets of the init's stdio (`/proc/<pid>/fd/{0,1,2}`) in the
@@ -330,6 +323,9 @@ mod tests {
     fn parent_paths_are_relative_to_the_image() {
         let rp = |i: &str, p: &str| relative_parent(Path::new(i), Path::new(p));
         assert_eq!(rp("/c/dump", "/c/pre").expect("ok"), "../pre");
+        // Relative: from the image directory, as runc passes it to CRIU.
+        assert_eq!(rp("/c/dump", "../pre").expect("ok"), "../pre");
+        assert_eq!(rp("/c/dump", "./sub/../../p").expect("ok"), "../p");
         assert_eq!(rp("/c/dump", "/c/dump/../pre1").expect("ok"), "../pre1");
         assert_eq!(rp("/a/b/c", "/x").expect("ok"), "../../../x");
         assert!(rp("/c/dump", "/c/dump").is_err());

@@ -9,14 +9,14 @@ use std::path::{Path, PathBuf};
 
 use nix::unistd::Pid;
 
-use super::create::{Bundle, CreateOptions, write_pid_file};
+use super::create::{Bundle, Cleanup, CreateOptions, write_pid_file};
 use super::{OpsError, Result, Runtime};
-use crate::cgroups::{self, Manager};
+use crate::cgroups::Manager;
 use crate::criu::{self, CgMode, CriuError, Notify, Opts, Req, ReqType, Swrk, image};
 use crate::proc::ProcessId;
 use crate::rootpath;
 use crate::spec::{Config, MountKind};
-use crate::state::{CONFIG_FILE, ContainerDir, ContainerState, SpecState, Status};
+use crate::state::{ContainerDir, SpecState, Status};
 use crate::sys;
 
 /// Options of `restore` (runc's flags that berth implements).
@@ -86,45 +86,14 @@ pub fn restore(rt: &Runtime, id: &str, opts: &RestoreOptions) -> Result<i32> {
         nix::sys::prctl::set_child_subreaper(true).map_err(OpsError::sys("set subreaper"))?;
     }
 
+    let prepared = super::create::prepare(rt, id, &bundle.path, config, bundle.bytes())?;
+    let mut state = prepared.state;
     let mut r = Restoring {
-        dir: Some(rt.store.create(id)?),
-        cgroup: None,
+        guard: Some(prepared.guard),
+        cgroup: prepared.cgroup,
         root: None,
         pid: None,
     };
-    r.dir()?.write_atomic(CONFIG_FILE, bundle.bytes(), false)?;
-    let mut cgroup = cgroups::for_container(&cgroups::Request {
-        path: config.cgroups_path.as_deref(),
-        id,
-        systemd: rt.systemd_cgroup,
-        rootless: rt.rootless,
-        annotations: &config.annotations,
-    })?;
-    let mut state = ContainerState {
-        oci_version: config.oci_version.clone(),
-        id: id.to_string(),
-        status: Status::Creating,
-        init: None,
-        bundle: bundle.path.clone(),
-        rootfs: config.rootfs.clone(),
-        created: crate::timefmt::now(),
-        annotations: config.annotations.clone(),
-        cgroup: Some(cgroup.record()),
-        own_pid_ns: config
-            .namespace(crate::spec::NsKind::Pid)
-            .is_some_and(|n| n.path.is_none()),
-        has_hooks: config
-            .hooks
-            .poststop()
-            .as_ref()
-            .is_some_and(|h| !h.is_empty()),
-    };
-    r.dir()?.save_with(&state, false)?;
-    cgroup.create()?;
-    let cgroup: Box<dyn Manager> = cgroup;
-    let no_resources = oci_spec::runtime::LinuxResources::default();
-    cgroup.apply(config.resources.as_ref().unwrap_or(&no_resources))?;
-    r.cgroup = Some(cgroup);
 
     prepare_mountpoints(config)?;
     let root = r.dir()?.file("criu-root");
@@ -132,7 +101,7 @@ pub fn restore(rt: &Runtime, id: &str, opts: &RestoreOptions) -> Result<i32> {
 
     let mut swrk = Swrk::spawn(&criu_bin)?;
     let criu_pid = swrk.pid();
-    r.cgroup()?.add(criu_pid)?;
+    r.cgroup.add(criu_pid)?;
     let req = Req {
         kind: ReqType::Restore,
         opts: Some(Opts {
@@ -212,13 +181,11 @@ pub fn restore(rt: &Runtime, id: &str, opts: &RestoreOptions) -> Result<i32> {
         write_pid_file(p, pid.as_raw())?;
     }
     r.dir()?.save(&state)?;
-    let dir = r.disarm();
+    r.disarm();
     if opts.detach {
-        drop(dir);
         return Ok(0);
     }
     // In the foreground: the restored process is our child (rst_sibling).
-    drop(dir);
     let signals = super::foreground::Signals::block()?;
     let pidfd = state.init.and_then(|p| p.pidfd());
     let code = super::foreground::wait(pid, pidfd.as_ref().map(|f| f.as_fd()), &signals, None)?;
@@ -228,33 +195,30 @@ pub fn restore(rt: &Runtime, id: &str, opts: &RestoreOptions) -> Result<i32> {
 }
 
 /// A restore in progress; dropped before [`Restoring::disarm`], it kills
-/// the restored process and removes the cgroup, the root mount and the
-/// state directory.
+/// the restored process, then removes the root mount, the cgroup and the
+/// state directory (`create`'s [`Cleanup`]).
 struct Restoring {
-    dir: Option<ContainerDir>,
-    cgroup: Option<Box<dyn Manager>>,
+    guard: Option<Cleanup>,
+    cgroup: Box<dyn Manager>,
     root: Option<RootMount>,
     pid: Option<Pid>,
 }
 
 impl Restoring {
     fn dir(&self) -> Result<&ContainerDir> {
-        self.dir
+        self.guard
             .as_ref()
+            .map(Cleanup::dir)
             .ok_or_else(|| OpsError::Invalid("restore: state directory already released".into()))
     }
 
-    fn cgroup(&self) -> Result<&dyn Manager> {
-        self.cgroup
-            .as_deref()
-            .ok_or_else(|| OpsError::Invalid("restore: cgroup already released".into()))
-    }
-
-    fn disarm(mut self) -> Option<ContainerDir> {
-        self.cgroup = None;
+    /// Keeps everything: the container now exists.
+    fn disarm(&mut self) {
         self.pid = None;
         self.root = None;
-        self.dir.take()
+        if let Some(g) = self.guard.take() {
+            drop(g.disarm());
+        }
     }
 }
 
@@ -264,13 +228,12 @@ impl Drop for Restoring {
             let _ = sys::process::kill_raw(pid, libc::SIGKILL);
             let _ = nix::sys::wait::waitpid(pid, None);
         }
-        if let Some(cg) = self.cgroup.take() {
-            let _ = cg.destroy();
-        }
         self.root = None;
-        if let Some(dir) = self.dir.take() {
-            let _ = dir.remove();
+        if self.guard.is_some() {
+            // The cgroup may hold CRIU's leftovers: kill them with it.
+            let _ = self.cgroup.destroy();
         }
+        self.guard = None;
     }
 }
 
