@@ -49,12 +49,15 @@ pub enum CriuError {
     TooOld { found: Version },
     #[error("criu did not report its version")]
     NoVersion,
-    /// A failed request: CRIU's message and where its log is.
-    #[error("criu {action} failed{}: see {log}", .msg.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    /// A failed request: CRIU's message, where its log is, and the log's
+    /// last error lines.
+    #[error("criu {action} failed{}: see {log}{}", .msg.as_deref().map(|m| format!(" ({m})")).unwrap_or_default(),
+        if .errors.is_empty() { String::new() } else { format!(": {}", .errors.join("; ")) })]
     Failed {
         action: &'static str,
         msg: Option<String>,
         log: String,
+        errors: Vec<String>,
     },
     /// A hook run at a CRIU notification failed.
     #[error("{0}")]
@@ -68,6 +71,43 @@ pub enum CriuError {
         path: String,
         source: std::io::Error,
     },
+}
+
+/// The error for a failed `action`, with the last error lines of CRIU's
+/// log at `log` (read bounded: its last 16 KiB).
+pub fn failed(action: &'static str, msg: Option<String>, log: &Path) -> CriuError {
+    CriuError::Failed {
+        action,
+        msg,
+        log: log.display().to_string(),
+        errors: log_errors(&read_tail(log, 16 * 1024)),
+    }
+}
+
+fn read_tail(path: &Path, max: u64) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if f.seek(SeekFrom::Start(len.saturating_sub(max))).is_err() {
+        return String::new();
+    }
+    let mut b = Vec::new();
+    let _ = f.take(max).read_to_end(&mut b);
+    String::from_utf8_lossy(&b).into_owned()
+}
+
+/// Pure: the last three `Error` lines of a CRIU log, without their
+/// timestamp prefix.
+pub fn log_errors(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.find("Error (").map(|i| l[i..].trim().to_string()))
+        .collect();
+    let skip = v.len().saturating_sub(3);
+    v.drain(..skip);
+    v
 }
 
 /// Result of a CRIU operation.
@@ -154,10 +194,21 @@ mod tests {
             action: "restore",
             msg: Some("mount failed".into()),
             log: "/w/restore.log".into(),
+            errors: vec![],
         };
         assert_eq!(
             e.to_string(),
             "criu restore failed (mount failed): see /w/restore.log"
+        );
+        let log = "(00.1) a\n(00.2) Error (criu/a.c:1): one\n(00.3) 1: Error (criu/b.c:2): two\n\
+                   Error (c.c:3): three\n(00.4) Error (d.c:4): four\n";
+        assert_eq!(
+            log_errors(log),
+            [
+                "Error (criu/b.c:2): two",
+                "Error (c.c:3): three",
+                "Error (d.c:4): four"
+            ]
         );
     }
 }

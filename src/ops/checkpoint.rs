@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{OpsError, Result, Runtime};
-use crate::criu::{self, CgMode, CriuError, Opts, Req, ReqType, Swrk, image};
+use crate::criu::{self, CgMode, Opts, Req, ReqType, Swrk, image};
 use crate::spec::{self, Config, MountKind};
 use crate::state::{CONFIG_FILE, ContainerState, DeleteAction, Status, TransitionError};
 
@@ -100,14 +100,13 @@ pub fn checkpoint(rt: &Runtime, id: &str, opts: &CheckpointOptions) -> Result<()
     let resp = s.call(&req, &mut |_, _| Ok(()))?;
     let finished = s.finish();
     if !resp.success {
-        return Err(CriuError::Failed {
-            action,
-            msg: resp.cr_errmsg,
-            log: log_dir.join(log).display().to_string(),
-        }
-        .into());
+        return Err(criu::failed(action, resp.cr_errmsg, &log_dir.join(log)).into());
     }
-    finished?;
+    // After a successful pre-dump CRIU waits for a further request and,
+    // finding the socket closed, exits non-zero (runc ignores that too).
+    if !opts.pre_dump {
+        finished?;
+    }
     if !(opts.leave_running || opts.pre_dump) {
         // CRIU killed the container's processes: release the rest as
         // `delete` does (runc destroys the container here too).
@@ -150,9 +149,9 @@ pub(super) fn refuse_unsupported(config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// External mounts for the dump: every bind mount (keyed by its
-/// destination) and every masked file (a bind of /dev/null), as runc
-/// declares them.
+/// External mounts for the dump, as runc declares them: every bind mount
+/// (named by its destination in the image) and every masked file (a bind
+/// of the container's /dev/null, named `/dev/null`).
 fn dump_ext_mounts(config: &Config, pid: i32) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = config
         .mounts

@@ -152,12 +152,7 @@ pub fn restore(rt: &Runtime, id: &str, opts: &RestoreOptions) -> Result<i32> {
     let resp = resp?;
     let finished = swrk.finish();
     if !resp.success {
-        return Err(CriuError::Failed {
-            action: "restore",
-            msg: resp.cr_errmsg,
-            log: log_dir.join(LOG).display().to_string(),
-        }
-        .into());
+        return Err(criu::failed("restore", resp.cr_errmsg, &log_dir.join(LOG)).into());
     }
     finished?;
     let pid = resp
@@ -309,8 +304,10 @@ fn prepare_mountpoints(config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// External mounts for restore: each bind mount's destination mapped to its
-/// source, each masked path to /dev/null (unused keys are ignored by CRIU).
+/// External mounts for restore, keyed by the names the dump put in the
+/// image: each bind mount's destination mapped to its source, and
+/// `/dev/null` (the name of every masked file) to the host's `/dev/null`,
+/// as runc does. Keys the image does not use are ignored by CRIU.
 fn restore_ext_mounts(config: &Config) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = config
         .mounts
@@ -322,12 +319,9 @@ fn restore_ext_mounts(config: &Config) -> Vec<(String, String)> {
             _ => None,
         })
         .collect();
-    out.extend(
-        config
-            .masked_paths
-            .iter()
-            .map(|p| (p.clone(), "/dev/null".to_string())),
-    );
+    if !config.masked_paths.is_empty() {
+        out.push(("/dev/null".into(), "/dev/null".into()));
+    }
     out
 }
 
