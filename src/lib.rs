@@ -11,6 +11,7 @@
 pub mod capabilities;
 pub mod cgroups;
 pub mod cli;
+pub mod criu;
 pub mod dbus;
 pub mod faults;
 pub mod hooks;

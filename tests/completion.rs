@@ -213,7 +213,7 @@ fn zsh_completes_container_ids() {
         .stdout);
     std::fs::write(fpath.join("_berth"), &text).unwrap();
     // Every command that works on an existing container completes IDs.
-    assert_eq!(text.matches(":_berth_container_ids'").count(), 9, "{text}");
+    assert_eq!(text.matches(":_berth_container_ids'").count(), 10, "{text}");
     assert_eq!(text.matches(":_berth_id_then_command'").count(), 1);
     let root = f.root.to_str().unwrap();
     f.create("zsh-only-one");

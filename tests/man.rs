@@ -167,6 +167,21 @@ fn description(r: &mut Roff, name: &str, top: bool) {
              with the --root given on the command line. Install it with, for example: \
              berth completion bash > /etc/bash_completion.d/berth."
         }
+        "checkpoint" => {
+            "Checkpoints a running container with CRIU into --image-path (default ./checkpoint): \
+             its processes are dumped and, unless --leave-running or --pre-dump is given, the \
+             container is gone afterwards (as after delete). Needs CRIU 3.0.0 or newer where \
+             criu check passes; flags berth cannot honour (--page-server, --lazy-pages, \
+             --status-fd, --empty-ns) are refused by name. See docs/checkpoint.md."
+        }
+        "restore" => {
+            "Restores a checkpointed container from --image-path as container ID, from the \
+             bundle given with --bundle: the image is checked first (only regular files, a \
+             parent link that stays beside it, a bounded descriptors.json), then CRIU restores \
+             the processes into a new state directory and cgroup. Without --detach berth waits \
+             for the restored process, deletes the container and exits with its status. On \
+             failure nothing is left behind."
+        }
         other => panic!("berth {other} has no DESCRIPTION in tests/man.rs: write one"),
     };
     r.text([roman(text)]);
@@ -186,6 +201,23 @@ fn exit_status(r: &mut Roff, name: &str, top: bool) {
                 r,
                 bold("1"),
                 "berth failed (the container was not run); the message is on stderr or in --log.",
+            );
+        }
+        "restore" => {
+            item(
+                r,
+                bold("0 .. 255"),
+                "Without --detach: the exit status of the restored process, or 128 plus the number of the signal that killed it.",
+            );
+            item(
+                r,
+                bold("0"),
+                "With --detach: the container has been restored and runs.",
+            );
+            item(
+                r,
+                bold("1"),
+                "berth or CRIU failed (nothing was restored, nothing is left behind); the message is on stderr or in --log.",
             );
         }
         "exec" => {

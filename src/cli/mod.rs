@@ -1,6 +1,7 @@
 //! The command line: `clap` definitions and dispatch. Each command lives in
 //! its own file and only maps arguments onto an operation in [`crate::ops`].
 
+mod checkpoint;
 mod completion;
 mod create;
 mod delete;
@@ -12,6 +13,7 @@ mod list;
 mod pause;
 mod ps;
 mod report;
+mod restore;
 mod resume;
 mod run;
 mod spec;
@@ -113,6 +115,10 @@ pub enum Command {
     Ps(ps::Args),
     /// Print a shell completion script (bash, zsh or fish).
     Completion(completion::Args),
+    /// Checkpoint a running container with CRIU.
+    Checkpoint(checkpoint::Args),
+    /// Restore a container from a CRIU checkpoint.
+    Restore(restore::Args),
 }
 
 /// The version text of `berth --version`.
@@ -125,9 +131,23 @@ pub fn version_text() -> String {
     )
 }
 
+/// containerd (go-runc) passes `-no-subreaper` with Go's single dash:
+/// accept it as `--no-subreaper`.
+pub fn go_style_flags(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    args.into_iter()
+        .map(|a| {
+            if a == "-no-subreaper" {
+                OsString::from("--no-subreaper")
+            } else {
+                a
+            }
+        })
+        .collect()
+}
+
 /// Runs the command line; returns the exit status.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse_from(go_style_flags(args)) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -225,6 +245,8 @@ fn dispatch(g: &GlobalOpts, command: Command) -> anyhow::Result<i32> {
         Command::Events(a) => events::run(&rt, a),
         Command::Ps(a) => ps::run(&rt, a),
         Command::Completion(a) => completion::run(a),
+        Command::Checkpoint(a) => checkpoint::run(&rt, a),
+        Command::Restore(a) => restore::run(&rt, a),
     }
 }
 
@@ -359,6 +381,46 @@ mod tests {
             Some(Command::Resume(_))
         ));
         assert!(Cli::try_parse_from(["berth", "ps", "-f", "yaml", "c1"]).is_err());
+    }
+
+    #[test]
+    fn checkpoint_and_restore_flags() {
+        let Some(Command::Checkpoint(c)) = parse(&[
+            "checkpoint",
+            "--image-path",
+            "/i",
+            "--leave-running",
+            "--manage-cgroups-mode",
+            "full",
+            "c1",
+        ])
+        .command
+        else {
+            panic!()
+        };
+        assert_eq!((c.id.as_str(), c.leave_running), ("c1", true));
+        assert_eq!(c.manage_cgroups_mode, Some(checkpoint::CgroupsMode::Full));
+        let args = go_style_flags(
+            [
+                "berth",
+                "restore",
+                "-d",
+                "-no-subreaper",
+                "--bundle",
+                "/b",
+                "c2",
+            ]
+            .map(OsString::from),
+        );
+        let Some(Command::Restore(r)) = Cli::try_parse_from(args).expect("parses").command else {
+            panic!()
+        };
+        assert!(r.detach && r.no_subreaper);
+        assert_eq!(r.image_path, PathBuf::from("checkpoint"));
+        assert!(
+            Cli::try_parse_from(["berth", "checkpoint", "--manage-cgroups-mode", "x", "c"])
+                .is_err()
+        );
     }
 
     #[test]

@@ -64,6 +64,11 @@ pub(super) struct Bundle {
 }
 
 impl Bundle {
+    /// The bytes of `config.json` as read.
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// Reads and validates `<bundle>/config.json`.
     pub(super) fn load(opts: &CreateOptions) -> Result<Self> {
         let _p = Phase::start("config load");
@@ -111,56 +116,11 @@ impl Creation {
             .transpose()?;
         drop(compile);
 
-        let dir = rt.store.create(id)?;
-        let mut guard = Cleanup {
-            dir: Some(dir),
-            cgroup: None,
-        };
-        // The config as it is now: later edits must not affect the container.
-        guard
-            .dir()
-            .write_atomic(CONFIG_FILE, &config_bytes, false)?;
-
-        let cg_phase = Phase::start("cgroup");
-        let mut cgroup = cgroups::for_container(&cgroups::Request {
-            path: config.cgroups_path.as_deref(),
-            id,
-            systemd: rt.systemd_cgroup,
-            rootless: rt.rootless,
-            annotations: &config.annotations,
-        })?;
-        let mut state = ContainerState {
-            oci_version: config.oci_version.clone(),
-            id: id.to_string(),
-            status: Status::Creating,
-            init: None,
-            bundle: bundle.clone(),
-            rootfs: config.rootfs.clone(),
-            created: crate::timefmt::now(),
-            annotations: config.annotations.clone(),
-            cgroup: Some(cgroup.record()),
-            own_pid_ns: config
-                .namespace(spec::NsKind::Pid)
-                .is_some_and(|n| n.path.is_none()),
-            has_hooks: has_lifecycle_hooks(&config),
-        };
-        // Recorded before anything is created, so `delete --force` can clean
-        // up after a create that was killed half-way.
-        guard.dir().save_with(&state, false)?;
-        faults::checkpoint("create:dir");
-        cgroup.create()?;
-        if cgroup.present() {
-            guard.cgroup = Some(cgroup.record());
-        } else {
-            // Rootless without a writable hierarchy: no cgroup at all.
-            state.cgroup = None;
-            guard.dir().save_with(&state, false)?;
-        }
-        // Always: the default device rules apply even without resources.
-        let no_resources = oci_spec::runtime::LinuxResources::default();
-        cgroup.apply(config.resources.as_ref().unwrap_or(&no_resources))?;
-        drop(cg_phase);
-        faults::checkpoint("create:cgroup");
+        let Prepared {
+            guard,
+            cgroup,
+            mut state,
+        } = prepare(rt, id, &bundle, &config, &config_bytes)?;
 
         let fifo = guard.dir().file(FIFO_FILE);
         let req = LaunchRequest {
@@ -213,6 +173,79 @@ impl Creation {
     }
 }
 
+/// What `create` and `restore` both set up before a process exists.
+pub(super) struct Prepared {
+    /// Removes the state directory and cgroup unless disarmed.
+    pub guard: Cleanup,
+    pub cgroup: Box<dyn Manager>,
+    /// Status `creating`, no init yet; saved.
+    pub state: ContainerState,
+}
+
+/// The state directory with the config as it is now (later edits must not
+/// affect the container), the first state save, and the cgroup, created
+/// with the config's resources applied.
+pub(super) fn prepare(
+    rt: &Runtime,
+    id: &str,
+    bundle: &Path,
+    config: &Config,
+    config_bytes: &[u8],
+) -> Result<Prepared> {
+    let dir = rt.store.create(id)?;
+    let mut guard = Cleanup {
+        dir: Some(dir),
+        cgroup: None,
+    };
+    guard.dir().write_atomic(CONFIG_FILE, config_bytes, false)?;
+
+    let cg_phase = Phase::start("cgroup");
+    let mut cgroup = cgroups::for_container(&cgroups::Request {
+        path: config.cgroups_path.as_deref(),
+        id,
+        systemd: rt.systemd_cgroup,
+        rootless: rt.rootless,
+        annotations: &config.annotations,
+    })?;
+    let mut state = ContainerState {
+        oci_version: config.oci_version.clone(),
+        id: id.to_string(),
+        status: Status::Creating,
+        init: None,
+        bundle: bundle.to_path_buf(),
+        rootfs: config.rootfs.clone(),
+        created: crate::timefmt::now(),
+        annotations: config.annotations.clone(),
+        cgroup: Some(cgroup.record()),
+        own_pid_ns: config
+            .namespace(spec::NsKind::Pid)
+            .is_some_and(|n| n.path.is_none()),
+        has_hooks: has_lifecycle_hooks(config),
+    };
+    // Recorded before anything is created, so `delete --force` can clean
+    // up after a create that was killed half-way.
+    guard.dir().save_with(&state, false)?;
+    faults::checkpoint("create:dir");
+    cgroup.create()?;
+    if cgroup.present() {
+        guard.cgroup = Some(cgroup.record());
+    } else {
+        // Rootless without a writable hierarchy: no cgroup at all.
+        state.cgroup = None;
+        guard.dir().save_with(&state, false)?;
+    }
+    // Always: the default device rules apply even without resources.
+    let no_resources = oci_spec::runtime::LinuxResources::default();
+    cgroup.apply(config.resources.as_ref().unwrap_or(&no_resources))?;
+    drop(cg_phase);
+    faults::checkpoint("create:cgroup");
+    Ok(Prepared {
+        guard,
+        cgroup,
+        state,
+    })
+}
+
 impl Drop for Creation {
     fn drop(&mut self) {
         if let Some(dir) = self.dir.take() {
@@ -226,19 +259,19 @@ impl Drop for Creation {
 
 /// Undoes a partial create: cgroup and state directory. (The init, if one
 /// was started, is killed by `Launched`'s drop before this runs.)
-struct Cleanup {
+pub(super) struct Cleanup {
     dir: Option<ContainerDir>,
     cgroup: Option<cgroups::CgroupRecord>,
 }
 
 impl Cleanup {
-    fn dir(&self) -> &ContainerDir {
+    pub(super) fn dir(&self) -> &ContainerDir {
         self.dir
             .as_ref()
             .unwrap_or_else(|| unreachable!("the directory is present until disarm"))
     }
 
-    fn disarm(mut self) -> ContainerDir {
+    pub(super) fn disarm(mut self) -> ContainerDir {
         self.cgroup = None;
         self.dir
             .take()

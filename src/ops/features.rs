@@ -64,7 +64,10 @@ pub fn features() -> Value {
         "annotations": {
             "io.github.berth.version": env!("CARGO_PKG_VERSION"),
             "io.github.berth.commit": crate::COMMIT,
-            "io.github.seccomp.libseccomp.version": crate::seccomp::library_version()
+            "io.github.seccomp.libseccomp.version": crate::seccomp::library_version(),
+            // runc's key: whether `checkpoint`/`restore` can work here (CRIU
+            // found, new enough, and `criu check` passes on this kernel).
+            "org.opencontainers.runc.checkpoint.enabled": crate::criu::usable().to_string()
         }
     })
 }

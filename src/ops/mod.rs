@@ -2,6 +2,7 @@
 //! directory, loads its state, checks the transition, acts, and saves.
 //! The CLI only parses arguments and calls these.
 
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -15,6 +16,7 @@ mod list;
 mod pause;
 mod pidfd_socket;
 mod ps;
+mod restore;
 mod rootless;
 mod run;
 mod start;
@@ -23,6 +25,7 @@ mod update;
 
 use std::path::PathBuf;
 
+pub use checkpoint::{CheckpointOptions, checkpoint};
 pub use create::{CreateOptions, create};
 pub use delete::delete;
 pub use events::{events, parse_duration};
@@ -33,6 +36,7 @@ pub use kill::kill;
 pub use list::{ListEntry, list};
 pub use pause::{pause, resume};
 pub use ps::{pids as ps_pids, table as ps_table};
+pub use restore::{RestoreOptions, parse_cgroup_roots, restore};
 pub use rootless::{Caller, RootChoice, RootlessFlag, SYSTEM_ROOT, is_initial_map};
 pub use run::{RunOptions, run};
 pub use start::start;
@@ -77,6 +81,8 @@ pub enum OpsError {
     Cgroup(#[from] crate::cgroups::CgroupError),
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error(transparent)]
+    Criu(#[from] crate::criu::CriuError),
     #[error(transparent)]
     Tty(#[from] crate::tty::TtyError),
     #[error("{what}: {source}")]

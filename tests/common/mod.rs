@@ -394,8 +394,20 @@ pub fn processes_rooted_in(rootfs: &Path) -> Vec<i32> {
 fn container_id(args: &[&str]) -> Option<String> {
     let cmd_idx = args.iter().position(|a| {
         [
-            "create", "run", "start", "delete", "kill", "state", "exec", "pause", "resume",
-            "update", "events", "ps",
+            "create",
+            "run",
+            "start",
+            "delete",
+            "kill",
+            "state",
+            "exec",
+            "pause",
+            "resume",
+            "update",
+            "events",
+            "ps",
+            "checkpoint",
+            "restore",
         ]
         .contains(a)
     })?;
@@ -442,6 +454,15 @@ fn takes_value(flag: &str) -> bool {
             | "--cgroup"
             | "--apparmor"
             | "--process-label"
+            | "--image-path"
+            | "--work-path"
+            | "--parent-path"
+            | "--manage-cgroups-mode"
+            | "--page-server"
+            | "--status-fd"
+            | "--empty-ns"
+            | "--lsm-profile"
+            | "--lsm-mount-context"
     )
 }
 

@@ -1,0 +1,192 @@
+//! `checkpoint`: dump a running container with CRIU (runc's semantics:
+//! after a dump without `--leave-running` the container is gone).
+
+use std::path::{Path, PathBuf};
+
+use super::{OpsError, Result, Runtime};
+use crate::criu::{self, CgMode, Opts, Req, ReqType, Swrk, image};
+use crate::spec::{self, Config, MountKind};
+use crate::state::{CONFIG_FILE, ContainerState, DeleteAction, Status, TransitionError};
+
+/// Options of `checkpoint` (runc's flags that berth implements).
+#[derive(Debug, Clone, Default)]
+pub struct CheckpointOptions {
+    pub image_path: PathBuf,
+    pub work_path: Option<PathBuf>,
+    pub parent_path: Option<PathBuf>,
+    pub leave_running: bool,
+    pub tcp_established: bool,
+    pub tcp_skip_in_flight: bool,
+    pub ext_unix_sk: bool,
+    pub shell_job: bool,
+    pub file_locks: bool,
+    pub link_remap: bool,
+    pub pre_dump: bool,
+    pub auto_dedup: bool,
+    pub manage_cgroups_mode: Option<CgMode>,
+}
+
+/// Checkpoints container `id` into `opts.image_path`.
+pub fn checkpoint(rt: &Runtime, id: &str, opts: &CheckpointOptions) -> Result<()> {
+    let dir = rt.store.open(id)?;
+    let state = dir.load()?;
+    if !matches!(state.status(&dir), Status::Running | Status::Paused) {
+        return Err(TransitionError::NotRunning.into());
+    }
+    let pid = state
+        .init
+        .map(|p| p.pid().as_raw())
+        .ok_or(TransitionError::NotRunning)?;
+    let config = saved_config(&dir.file(CONFIG_FILE), &state)?;
+    refuse_unsupported(&config)?;
+    let (criu_bin, version) = criu::require()?;
+    let image = image::open_dir("--image-path", &opts.image_path, true)?;
+    let work = opts
+        .work_path
+        .as_deref()
+        .map(|p| image::open_dir("--work-path", p, true))
+        .transpose()?;
+    let log_dir = work.as_ref().map_or(&image.path, |w| &w.path);
+    let parent_img = opts
+        .parent_path
+        .as_deref()
+        .map(|p| image::relative_parent(&image.path, p))
+        .transpose()?;
+    image::write_descriptors(&image.path, pid)?;
+
+    let kind = if opts.pre_dump {
+        ReqType::PreDump
+    } else {
+        ReqType::Dump
+    };
+    let log = if opts.pre_dump {
+        "pre-dump.log"
+    } else {
+        "dump.log"
+    };
+    let req = Req {
+        kind,
+        opts: Some(Opts {
+            images_dir_fd: std::os::fd::AsRawFd::as_raw_fd(&image.fd),
+            work_dir_fd: work
+                .as_ref()
+                .map(|w| std::os::fd::AsRawFd::as_raw_fd(&w.fd)),
+            pid: Some(pid),
+            log_level: Some(4),
+            log_file: Some(log.into()),
+            root: Some(state.rootfs.to_string_lossy().into_owned()),
+            manage_cgroups: true,
+            manage_cgroups_mode: opts.manage_cgroups_mode,
+            notify_scripts: true,
+            orphan_pts_master: true,
+            leave_running: opts.leave_running || opts.pre_dump,
+            tcp_established: opts.tcp_established,
+            tcp_skip_in_flight: opts.tcp_skip_in_flight,
+            ext_unix_sk: opts.ext_unix_sk,
+            shell_job: opts.shell_job,
+            file_locks: opts.file_locks,
+            link_remap: opts.link_remap,
+            auto_dedup: opts.auto_dedup,
+            track_mem: opts.pre_dump || parent_img.is_some(),
+            parent_img,
+            ext_mnt: dump_ext_mounts(&config, pid),
+            freeze_cgroup: freeze_cgroup(&state, version.number()),
+            ..Opts::default()
+        }),
+        notify_success: false,
+    };
+    let action = if opts.pre_dump { "pre-dump" } else { "dump" };
+    let mut s = Swrk::spawn(&criu_bin)?;
+    let resp = s.call(&req, &mut |_, _| Ok(()))?;
+    let finished = s.finish();
+    if !resp.success {
+        return Err(criu::failed(action, resp.cr_errmsg, &log_dir.join(log)).into());
+    }
+    // After a successful pre-dump CRIU waits for a further request and,
+    // finding the socket closed, exits non-zero (runc ignores that too).
+    if !opts.pre_dump {
+        finished?;
+    }
+    if !(opts.leave_running || opts.pre_dump) {
+        // CRIU killed the container's processes: release the rest as
+        // `delete` does (runc destroys the container here too).
+        super::delete::destroy(&state, DeleteAction::KillThenRelease)?;
+        if state.has_hooks {
+            super::delete::run_poststop(&dir, &state);
+        }
+        dir.remove()?;
+    }
+    Ok(())
+}
+
+/// The configuration saved at create time.
+pub(super) fn saved_config(path: &Path, state: &ContainerState) -> Result<Config> {
+    let bytes = std::fs::read(path).map_err(OpsError::io(format!("read {}", path.display())))?;
+    let spec = spec::parse(&bytes)?;
+    Ok(spec::build(spec, &state.bundle)?)
+}
+
+/// What berth does not checkpoint or restore (named, so callers know).
+pub(super) fn refuse_unsupported(config: &Config) -> Result<()> {
+    if config.in_userns() {
+        return Err(OpsError::Invalid(
+            "checkpoint/restore of a container with a user namespace is not supported by berth"
+                .into(),
+        ));
+    }
+    if let Some((i, n)) = config
+        .namespaces
+        .iter()
+        .enumerate()
+        .find(|(_, n)| n.path.is_some())
+    {
+        return Err(OpsError::Invalid(format!(
+            "linux.namespaces[{i}]: checkpoint/restore of a container joining a {} namespace \
+             by path is not supported by berth",
+            n.kind.spec_name()
+        )));
+    }
+    Ok(())
+}
+
+/// External mounts for the dump, as runc declares them: every bind mount
+/// (named by its destination in the image) and every masked file (a bind
+/// of the container's /dev/null, named `/dev/null`).
+fn dump_ext_mounts(config: &Config, pid: i32) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = config
+        .mounts
+        .iter()
+        .filter(|m| matches!(m.kind, MountKind::Bind { .. }))
+        .map(|m| (m.destination.clone(), m.destination.clone()))
+        .collect();
+    out.extend(
+        masked_files(config, pid)
+            .into_iter()
+            .map(|p| (p, "/dev/null".into())),
+    );
+    out
+}
+
+/// Masked paths that are files in the running container (directories are
+/// masked by a tmpfs, which CRIU dumps).
+fn masked_files(config: &Config, pid: i32) -> Vec<String> {
+    config
+        .masked_paths
+        .iter()
+        .filter(|p| std::fs::metadata(format!("/proc/{pid}/root{p}")).is_ok_and(|m| !m.is_dir()))
+        .cloned()
+        .collect()
+}
+
+/// The cgroup CRIU freezes: the v1 freezer hierarchy's directory, or the
+/// cgroup2 directory when CRIU can freeze cgroup v2.
+fn freeze_cgroup(state: &ContainerState, version: i64) -> Option<String> {
+    let rec = state.cgroup.as_ref()?;
+    let dir = rec.dirs.iter().find(|d| d.has("freezer")).or_else(|| {
+        rec.dirs
+            .iter()
+            .find(|d| d.key.is_empty())
+            .filter(|_| version >= criu::V2_FREEZE_VERSION)
+    })?;
+    Some(dir.dir.to_string_lossy().into_owned())
+}

@@ -1,0 +1,518 @@
+//! `checkpoint` and `restore` with CRIU (docs/checkpoint.md).
+//!
+//! The tests that need a working CRIU skip, saying why, where `criu check`
+//! fails (this project's hosts: CRIU 3.17 does not know kernel 6.18's vDSO
+//! layout); the checkpoint VM suite (tests/vm/checkpoint.sh, Debian's 6.1
+//! kernel) runs them with `BERTH_CRIU_REQUIRED=1`, where a skip is a
+//! failure. The mangled-image tests run everywhere: restore validates the
+//! image before it calls CRIU.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::{Fixture, processes_rooted_in, s};
+use serde_json::json;
+
+/// Why CRIU cannot checkpoint here, or `None` when `criu check` passes.
+fn criu_unusable() -> Option<String> {
+    static WHY: OnceLock<Option<String>> = OnceLock::new();
+    WHY.get_or_init(
+        || match std::process::Command::new("criu").arg("check").output() {
+            Err(e) => Some(format!("criu: {e} (apt-get install criu)")),
+            Ok(o) if o.status.success() => None,
+            Ok(o) => Some(format!(
+                "`criu check` failed: {}",
+                s(&o.stderr).lines().last().unwrap_or_default()
+            )),
+        },
+    )
+    .clone()
+}
+
+/// Whether a test that needs CRIU can run; prints the reason when not.
+/// With `BERTH_CRIU_REQUIRED` set (the VM suite) an unusable CRIU fails.
+fn need_criu(test: &str) -> bool {
+    let Some(why) = criu_unusable() else {
+        return true;
+    };
+    assert!(
+        std::env::var_os("BERTH_CRIU_REQUIRED").is_none(),
+        "{test}: CRIU is required here but {why}"
+    );
+    eprintln!("SKIP {test}: {why}; tests/vm/checkpoint.sh runs it");
+    false
+}
+
+/// A shell loop appending 1, 2, 3... to /data/count, a bind-mounted host
+/// directory (an external mount for CRIU). Its stdio is the container's
+/// own /dev/null (the caller's files are not in the image).
+const COUNTER: &str = "exec </dev/null >/dev/null 2>&1; i=0; \
+                       while true; do i=$((i+1)); echo $i >> /data/count; sleep 0.2; done";
+
+fn counter(name: &str) -> Fixture {
+    let f = Fixture::new(name, &["sh", "-c", COUNTER]);
+    let data = f.dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::create_dir(f.rootfs().join("data")).unwrap();
+    f.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/data", "type": "bind", "source": data, "options": ["rbind", "rw"]
+        }))
+    });
+    f
+}
+
+fn counts(f: &Fixture) -> Vec<u64> {
+    std::fs::read_to_string(f.dir.path().join("data/count"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// Waits (up to 60 s) until the counter has written at least `n` lines.
+fn wait_lines(f: &Fixture, n: usize) -> Vec<u64> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let c = counts(f);
+        if c.len() >= n {
+            return c;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the counter never reached {n} lines: {c:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn bundle(f: &Fixture) -> String {
+    f.bundle.to_string_lossy().into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn assert_gone(f: &Fixture, id: &str) {
+    let err = f.fails(&["state", id]);
+    assert!(err.contains("container does not exist"), "{err}");
+}
+
+fn stop_and_delete(f: &Fixture, id: &str) {
+    f.ok(&["kill", id, "KILL"]);
+    f.wait_status(id, "stopped");
+    f.ok(&["delete", id]);
+}
+
+#[test]
+fn counter_is_frozen_by_checkpoint_and_continues_after_restore() {
+    if !need_criu("counter_is_frozen_by_checkpoint_and_continues_after_restore") {
+        return;
+    }
+    let f = counter("cr-counter");
+    let b = bundle(&f);
+    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
+    wait_lines(&f, 3);
+    let image = f.dir.path().join("image");
+    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
+    // The container is gone: no state, no process; the count stands still.
+    assert_gone(&f, "c1");
+    assert!(processes_rooted_in(&f.rootfs()).is_empty());
+    let frozen = counts(&f);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(counts(&f), frozen, "the count moved after the checkpoint");
+    assert!(image.join("inventory.img").is_file());
+
+    f.ok(&[
+        "restore",
+        "-d",
+        "--image-path",
+        path(&image),
+        "--bundle",
+        &b,
+        "c1",
+    ]);
+    let st = f.state("c1");
+    assert_eq!(st["status"], "running", "{st}");
+    assert!(st["pid"].as_i64().unwrap() > 1);
+    // It continues from the same value: one unbroken 1, 2, 3... sequence
+    // (a fresh start would write 1 again).
+    let after = wait_lines(&f, frozen.len() + 3);
+    let want: Vec<u64> = (1..=after.len() as u64).collect();
+    assert_eq!(after, want, "frozen at {frozen:?}");
+    stop_and_delete(&f, "c1");
+    f.assert_clean();
+}
+
+#[test]
+fn leave_running_then_restore_as_another_id_that_exec_kill_delete_work_on() {
+    if !need_criu("leave_running_then_restore_as_another_id_that_exec_kill_delete_work_on") {
+        return;
+    }
+    let f = counter("cr-leave");
+    let b = bundle(&f);
+    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
+    wait_lines(&f, 3);
+    let image = f.dir.path().join("image");
+    let before_dump = counts(&f).len();
+    f.ok(&[
+        "checkpoint",
+        "--leave-running",
+        "--image-path",
+        path(&image),
+        "c1",
+    ]);
+    assert_eq!(f.status("c1"), "running");
+    // The dump froze the counter somewhere between these two counts.
+    let after_dump = counts(&f).len();
+    let later = wait_lines(&f, after_dump + 2);
+    stop_and_delete(&f, "c1");
+    let before = counts(&f);
+    assert!(before.len() >= later.len());
+
+    // The image restored under another ID (and its own cgroup) continues
+    // from the checkpoint's value, not from c1's last one.
+    f.separate_cgroup("c2");
+    f.ok(&[
+        "restore",
+        "--detach",
+        "--image-path",
+        path(&image),
+        "--bundle",
+        &b,
+        "c2",
+    ]);
+    let after = wait_lines(&f, before.len() + 2);
+    let resumed = &after[before.len()..];
+    let first = resumed[0];
+    assert!(
+        first as usize > before_dump && (first as usize) <= after_dump + 1,
+        "c2 resumed at {first}, the checkpoint was taken between {before_dump} and \
+         {after_dump} (c1 reached {})",
+        before.len()
+    );
+    assert!(resumed.windows(2).all(|w| w[1] == w[0] + 1), "{resumed:?}");
+
+    let st = f.state("c2");
+    assert_eq!(
+        (st["id"].as_str(), st["status"].as_str()),
+        (Some("c2"), Some("running"))
+    );
+    let pid = st["pid"].as_i64().unwrap();
+    // exec joins the restored container: its PID namespace (the counter's
+    // shell is PID 1 there) and its root.
+    let ps = f.ok(&[
+        "exec",
+        "c2",
+        "sh",
+        "-c",
+        "cat /proc/1/cmdline; echo; ls /data",
+    ]);
+    assert!(ps.contains("sh") && ps.contains("count"), "{ps}");
+    // The init is the restored shell in the host's view too.
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(cmdline.starts_with("sh\0-c\0"), "{cmdline:?}");
+    // Its cgroup is c2's.
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(cg.contains("cr-leave.c2"), "{cg}");
+    let err = f.fails(&["delete", "c2"]);
+    assert!(err.contains("not stopped"), "{err}");
+    stop_and_delete(&f, "c2");
+    f.assert_clean();
+}
+
+#[test]
+fn pre_dump_then_dump_with_parent_path() {
+    if !need_criu("pre_dump_then_dump_with_parent_path") {
+        return;
+    }
+    let f = counter("cr-predump");
+    let b = bundle(&f);
+    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
+    wait_lines(&f, 3);
+    let pre = f.dir.path().join("pre");
+    let image = f.dir.path().join("image");
+    f.ok(&["checkpoint", "--pre-dump", "--image-path", path(&pre), "c1"]);
+    // A pre-dump leaves the container running.
+    assert_eq!(f.status("c1"), "running");
+    let n = counts(&f).len();
+    wait_lines(&f, n + 2);
+    // runc's form: --parent-path relative to the image directory.
+    f.ok(&[
+        "checkpoint",
+        "--parent-path",
+        "../pre",
+        "--image-path",
+        path(&image),
+        "c1",
+    ]);
+    assert_gone(&f, "c1");
+    let link = std::fs::read_link(image.join("parent")).unwrap();
+    assert_eq!(link, PathBuf::from("../pre"));
+    let frozen = counts(&f);
+    f.ok(&[
+        "restore",
+        "-d",
+        "--image-path",
+        path(&image),
+        "--bundle",
+        &b,
+        "c1",
+    ]);
+    let after = wait_lines(&f, frozen.len() + 2);
+    let want: Vec<u64> = (1..=after.len() as u64).collect();
+    assert_eq!(after, want);
+    stop_and_delete(&f, "c1");
+    f.assert_clean();
+}
+
+#[test]
+fn a_corrupt_image_that_criu_rejects_leaves_nothing_behind() {
+    // Well-formed for berth's checks, garbage for CRIU: CRIU is started and
+    // fails; the state directory, cgroup and root mount must go again.
+    let f = Fixture::new("cr-corrupt", &["true"]);
+    let image = fake_image(&f);
+    std::fs::write(image.join("inventory.img"), b"\x01\x02garbage").unwrap();
+    let b = bundle(&f);
+    let out = f.berth(&[
+        "restore",
+        "-d",
+        "--image-path",
+        path(&image),
+        "--bundle",
+        &b,
+        "c1",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", s(&out.stdout));
+    let err = s(&out.stderr);
+    assert!(err.contains("criu"), "{err}");
+    assert_gone(&f, "c1");
+    f.assert_clean();
+}
+
+// ---- mangled images: refused before CRIU runs ----
+
+/// An image directory that passes berth's checks (CRIU would reject it).
+fn fake_image(f: &Fixture) -> PathBuf {
+    let image = f.dir.path().join("image");
+    std::fs::create_dir(&image).unwrap();
+    std::fs::write(image.join("inventory.img"), b"").unwrap();
+    std::fs::write(
+        image.join("descriptors.json"),
+        br#"["/dev/null","/dev/null","/dev/null"]"#,
+    )
+    .unwrap();
+    image
+}
+
+/// Restore from the image `mangle` produced must fail with `want` in the
+/// message and leave nothing behind.
+fn refused_image(name: &str, mangle: impl FnOnce(&Fixture, &Path), want: &str) {
+    let f = Fixture::new(name, &["true"]);
+    let image = fake_image(&f);
+    mangle(&f, &image);
+    let b = bundle(&f);
+    let out = f.berth(&[
+        "restore",
+        "-d",
+        "--image-path",
+        path(&image),
+        "--bundle",
+        &b,
+        "c1",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", s(&out.stdout));
+    let err = s(&out.stderr);
+    assert!(err.contains(want), "expected {want:?} in: {err}");
+    assert_gone(&f, "c1");
+    f.assert_clean();
+}
+
+#[test]
+fn an_image_file_that_is_a_symlink_out_of_the_image_is_refused() {
+    refused_image(
+        "cr-symlink",
+        |_, i| std::os::unix::fs::symlink("/etc/shadow", i.join("pages-1.img")).unwrap(),
+        "pages-1.img: not a regular file",
+    );
+}
+
+#[test]
+fn a_parent_link_escaping_the_image_directory_is_refused() {
+    refused_image(
+        "cr-parent-abs",
+        |_, i| std::os::unix::fs::symlink("/etc", i.join("parent")).unwrap(),
+        "`parent` points to an absolute path",
+    );
+    refused_image(
+        "cr-parent-up",
+        |_, i| std::os::unix::fs::symlink("../../../../../../etc", i.join("parent")).unwrap(),
+        "outside",
+    );
+}
+
+#[test]
+fn a_device_or_fifo_in_the_image_is_refused() {
+    refused_image(
+        "cr-fifo",
+        |_, i| nix::unistd::mkfifo(&i.join("core-1.img"), nix::sys::stat::Mode::S_IRWXU).unwrap(),
+        "core-1.img: not a regular file",
+    );
+}
+
+#[test]
+fn a_directory_without_inventory_is_not_an_image() {
+    refused_image(
+        "cr-noinv",
+        |_, i| std::fs::remove_file(i.join("inventory.img")).unwrap(),
+        "inventory.img is missing",
+    );
+}
+
+#[test]
+fn oversize_or_invalid_descriptors_are_refused() {
+    refused_image(
+        "cr-desc-big",
+        |_, i| std::fs::write(i.join("descriptors.json"), vec![b' '; 70 * 1024]).unwrap(),
+        "more than the 65536 allowed",
+    );
+    refused_image(
+        "cr-desc-json",
+        |_, i| std::fs::write(i.join("descriptors.json"), br#"{"a":1}"#).unwrap(),
+        "descriptors.json: not a JSON list of strings",
+    );
+    refused_image(
+        "cr-desc-nul",
+        |_, i| std::fs::write(i.join("descriptors.json"), br#"["a\u0000b"]"#).unwrap(),
+        "contains NUL",
+    );
+    refused_image(
+        "cr-desc-missing",
+        |_, i| std::fs::remove_file(i.join("descriptors.json")).unwrap(),
+        "descriptors.json",
+    );
+}
+
+#[test]
+fn a_log_path_that_is_a_symlink_is_refused() {
+    // CRIU would truncate and write its log through it.
+    refused_image(
+        "cr-log",
+        |f, i| {
+            let victim = f.dir.path().join("victim");
+            std::fs::write(&victim, "keep").unwrap();
+            std::os::unix::fs::symlink(&victim, i.join("restore.log")).unwrap();
+        },
+        "restore.log: not a regular file",
+    );
+}
+
+#[test]
+fn a_bad_bundle_config_is_refused_before_the_image_is_read() {
+    refused_image(
+        "cr-badconfig",
+        |f, _| f.edit(|c| c["linux"]["namespaces"] = json!([{"type": "nope"}])),
+        "config.json",
+    );
+    refused_image(
+        "cr-userns",
+        |f, _| {
+            f.edit(|c| {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"type": "user"}));
+                c["linux"]["uidMappings"] =
+                    json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+                c["linux"]["gidMappings"] =
+                    json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            })
+        },
+        "user namespace is not supported",
+    );
+}
+
+// ---- what berth refuses ----
+
+#[test]
+fn flags_berth_cannot_honour_are_refused_by_name() {
+    let f = Fixture::new("cr-flags", &["true"]);
+    for (args, want) in [
+        (
+            &["checkpoint", "--page-server", "1.2.3.4:5", "c1"][..],
+            "checkpoint --page-server is not supported by berth",
+        ),
+        (
+            &["checkpoint", "--lazy-pages", "c1"],
+            "checkpoint --lazy-pages is not supported by berth",
+        ),
+        (
+            &["checkpoint", "--status-fd", "3", "c1"],
+            "checkpoint --status-fd is not supported by berth",
+        ),
+        (
+            &["checkpoint", "--empty-ns", "network", "c1"],
+            "checkpoint --empty-ns is not supported by berth",
+        ),
+        (
+            &["restore", "--lazy-pages", "c1"],
+            "restore --lazy-pages is not supported by berth",
+        ),
+        (
+            &["restore", "--lsm-profile", "apparmor:x", "c1"],
+            "restore --lsm-profile is not supported by berth",
+        ),
+        (
+            &["restore", "--lsm-mount-context", "x", "c1"],
+            "restore --lsm-mount-context is not supported by berth",
+        ),
+        (
+            &["restore", "--empty-ns", "network", "c1"],
+            "restore --empty-ns is not supported by berth",
+        ),
+    ] {
+        let err = f.fails(args);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    f.assert_clean();
+}
+
+#[test]
+fn checkpoint_needs_an_existing_running_container() {
+    let f = Fixture::new("cr-state", &["sleep", "100"]);
+    let err = f.fails(&["checkpoint", "nope"]);
+    assert!(err.contains("container does not exist"), "{err}");
+    f.create("c1");
+    let image = f.dir.path().join("image");
+    let err = f.fails(&["checkpoint", "--image-path", path(&image), "c1"]);
+    assert!(err.contains("container not running"), "{err}");
+    assert_eq!(f.status("c1"), "created");
+    f.ok(&["delete", "--force", "c1"]);
+    f.assert_clean();
+}
+
+#[test]
+fn features_say_whether_checkpoint_works_here() {
+    let out = std::process::Command::new(common::berth_bin())
+        .arg("features")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let want = if criu_unusable().is_none() {
+        "true"
+    } else {
+        "false"
+    };
+    assert_eq!(
+        v["annotations"]["org.opencontainers.runc.checkpoint.enabled"],
+        want,
+        "criu: {:?}",
+        criu_unusable()
+    );
+}
