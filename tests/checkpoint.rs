@@ -654,3 +654,111 @@ fn a_bind_mount_whose_destination_is_a_symlink_in_the_image() {
     stop_and_delete(&f, "c1");
     f.assert_clean();
 }
+
+/// Starts `berth ARGS` with its stdio on fresh pipes (containerd's and
+/// podman's case); returns a receiver of the lines the container writes
+/// to stdout, and the stdin pipe to keep open.
+fn spawn_with_pipes(
+    f: &Fixture,
+    args: &[&str],
+) -> (std::sync::mpsc::Receiver<String>, std::process::ChildStdin) {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut child = f
+        .cmd()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let st = common::wait_timeout(&mut child, common::TIMEOUT).expect("berth finishes");
+    // The container keeps the pipe's write end: read only what berth wrote
+    // before it exited, without waiting for EOF.
+    let mut err = Vec::new();
+    if !st.success() {
+        use std::io::Read;
+        // Non-blocking: a container may hold the write end.
+        let _ = nix::fcntl::fcntl(
+            &stderr,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        );
+        let _ = stderr.read_to_end(&mut err);
+    }
+    let err = s(&err);
+    assert!(st.success(), "berth {args:?}: {st}: {err}");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (rx, stdin)
+}
+
+/// The next `out-N` line with N above `above`.
+fn next_out(rx: &std::sync::mpsc::Receiver<String>, above: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Ok(line) = rx.recv_timeout(left) else {
+            break;
+        };
+        if let Some(n) = line
+            .strip_prefix("out-")
+            .and_then(|n| n.trim().parse().ok())
+            && n > above
+        {
+            return n;
+        }
+    }
+    panic!("no out- line above {above} on the pipe");
+}
+
+#[test]
+fn stdio_pipes_are_handed_to_the_restored_process() {
+    if !need_criu("stdio_pipes_are_handed_to_the_restored_process") {
+        return;
+    }
+    let f = counter("cr-pipes");
+    f.edit(|c| {
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo $i >> /data/count; echo out-$i; sleep 0.2; done"
+        ]);
+    });
+    let b = bundle(&f);
+    let (rx, _stdin) = spawn_with_pipes(&f, &["run", "-d", "--bundle", &b, "c1"]);
+    // Registers c1 for the fixture's cleanup.
+    assert_eq!(f.status("c1"), "running");
+    next_out(&rx, 2);
+    let image = f.dir.path().join("image");
+    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
+    assert_gone(&f, "c1");
+    let desc = std::fs::read_to_string(image.join("descriptors.json")).unwrap();
+    assert!(desc.contains("pipe:["), "{desc}");
+    let frozen = counts(&f).len() as u64;
+    let (rx2, _stdin2) = spawn_with_pipes(
+        &f,
+        &[
+            "restore",
+            "-d",
+            "--image-path",
+            path(&image),
+            "--bundle",
+            &b,
+            "c1",
+        ],
+    );
+    // The restored loop writes on restore's own stdout pipe.
+    let n = next_out(&rx2, frozen);
+    assert!(n <= frozen + 10, "out-{n} after a checkpoint at {frozen}");
+    stop_and_delete(&f, "c1");
+    f.assert_clean();
+}
