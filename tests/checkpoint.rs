@@ -516,3 +516,249 @@ fn features_say_whether_checkpoint_works_here() {
         criu_unusable()
     );
 }
+
+fn receive_master(listener: std::os::unix::net::UnixListener) -> std::fs::File {
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 256];
+    let (_, fd) = berth::sys::fd::recv_fd(std::os::fd::AsFd::as_fd(&conn), &mut buf).unwrap();
+    std::fs::File::from(fd.expect("the pty master"))
+}
+
+/// Reads the pty until a `tick-N` line with N above `above` shows up;
+/// returns that N.
+fn next_tick(pty: &mut std::fs::File, above: u64) -> u64 {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        match pty.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+        let text = String::from_utf8_lossy(&out);
+        if let Some(n) = text
+            .split("tick-")
+            .skip(1)
+            .filter_map(|t| t.split_whitespace().next()?.parse::<u64>().ok())
+            .find(|n| *n > above)
+        {
+            return n;
+        }
+    }
+    panic!("no tick above {above} on the pty: {}", s(&out));
+}
+
+#[test]
+fn a_terminal_container_gets_a_new_pty_through_the_console_socket() {
+    if !need_criu("a_terminal_container_gets_a_new_pty_through_the_console_socket") {
+        return;
+    }
+    let f = counter("cr-tty");
+    f.edit(|c| {
+        c["process"]["terminal"] = json!(true);
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo $i >> /data/count; echo tick-$i; sleep 0.2; done"
+        ]);
+    });
+    let b = bundle(&f);
+    let sock = f.dir.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let receiver = std::thread::spawn(move || receive_master(listener));
+    f.ok(&[
+        "run",
+        "-d",
+        "--console-socket",
+        path(&sock),
+        "--bundle",
+        &b,
+        "c1",
+    ]);
+    let mut pty = receiver.join().unwrap();
+    next_tick(&mut pty, 2);
+    let image = f.dir.path().join("image");
+    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
+    assert_gone(&f, "c1");
+    drop(pty);
+    let frozen = counts(&f).len() as u64;
+
+    // Without a console socket the restore is refused, and leaves nothing.
+    let err = f.fails(&[
+        "restore",
+        "-d",
+        "--image-path",
+        path(&image),
+        "--bundle",
+        &b,
+        "c1",
+    ]);
+    assert!(err.contains("needs --console-socket"), "{err}");
+    assert_gone(&f, "c1");
+
+    let sock2 = f.dir.path().join("console2.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock2).unwrap();
+    let receiver = std::thread::spawn(move || receive_master(listener));
+    f.ok(&[
+        "restore",
+        "-d",
+        "--console-socket",
+        path(&sock2),
+        "--image-path",
+        path(&image),
+        "--bundle",
+        &b,
+        "c1",
+    ]);
+    let mut pty = receiver.join().unwrap();
+    // The restored loop writes its next ticks to the new pty.
+    let n = next_tick(&mut pty, frozen);
+    assert!(n <= frozen + 10, "tick {n} after a checkpoint at {frozen}");
+    stop_and_delete(&f, "c1");
+    f.assert_clean();
+}
+
+#[test]
+fn a_bind_mount_whose_destination_is_a_symlink_in_the_image() {
+    if !need_criu("a_bind_mount_whose_destination_is_a_symlink_in_the_image") {
+        return;
+    }
+    // /link -> data in the root filesystem: the bind really lands on /data,
+    // and CRIU must be told that mount point, not /link.
+    let f = counter("cr-symlink-dest");
+    std::os::unix::fs::symlink("data", f.rootfs().join("link")).unwrap();
+    f.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap().last_mut().unwrap();
+        m["destination"] = json!("/link");
+    });
+    let b = bundle(&f);
+    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
+    wait_lines(&f, 3);
+    let image = f.dir.path().join("image");
+    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
+    assert_gone(&f, "c1");
+    let frozen = counts(&f);
+    f.ok(&[
+        "restore",
+        "-d",
+        "--image-path",
+        path(&image),
+        "--bundle",
+        &b,
+        "c1",
+    ]);
+    let after = wait_lines(&f, frozen.len() + 2);
+    let want: Vec<u64> = (1..=after.len() as u64).collect();
+    assert_eq!(after, want);
+    stop_and_delete(&f, "c1");
+    f.assert_clean();
+}
+
+/// Starts `berth ARGS` with its stdio on fresh pipes (containerd's and
+/// podman's case); returns a receiver of the lines the container writes
+/// to stdout, and the stdin pipe to keep open.
+fn spawn_with_pipes(
+    f: &Fixture,
+    args: &[&str],
+) -> (std::sync::mpsc::Receiver<String>, std::process::ChildStdin) {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut child = f
+        .cmd()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let st = common::wait_timeout(&mut child, common::TIMEOUT).expect("berth finishes");
+    // The container keeps the pipe's write end: read only what berth wrote
+    // before it exited, without waiting for EOF.
+    let mut err = Vec::new();
+    if !st.success() {
+        use std::io::Read;
+        // Non-blocking: a container may hold the write end.
+        let _ = nix::fcntl::fcntl(
+            &stderr,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        );
+        let _ = stderr.read_to_end(&mut err);
+    }
+    let err = s(&err);
+    assert!(st.success(), "berth {args:?}: {st}: {err}");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (rx, stdin)
+}
+
+/// The next `out-N` line with N above `above`.
+fn next_out(rx: &std::sync::mpsc::Receiver<String>, above: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Ok(line) = rx.recv_timeout(left) else {
+            break;
+        };
+        if let Some(n) = line
+            .strip_prefix("out-")
+            .and_then(|n| n.trim().parse().ok())
+            && n > above
+        {
+            return n;
+        }
+    }
+    panic!("no out- line above {above} on the pipe");
+}
+
+#[test]
+fn stdio_pipes_are_handed_to_the_restored_process() {
+    if !need_criu("stdio_pipes_are_handed_to_the_restored_process") {
+        return;
+    }
+    let f = counter("cr-pipes");
+    f.edit(|c| {
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo $i >> /data/count; echo out-$i; sleep 0.2; done"
+        ]);
+    });
+    let b = bundle(&f);
+    let (rx, _stdin) = spawn_with_pipes(&f, &["run", "-d", "--bundle", &b, "c1"]);
+    // Registers c1 for the fixture's cleanup.
+    assert_eq!(f.status("c1"), "running");
+    next_out(&rx, 2);
+    let image = f.dir.path().join("image");
+    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
+    assert_gone(&f, "c1");
+    let desc = std::fs::read_to_string(image.join("descriptors.json")).unwrap();
+    assert!(desc.contains("pipe:["), "{desc}");
+    let frozen = counts(&f).len() as u64;
+    let (rx2, _stdin2) = spawn_with_pipes(
+        &f,
+        &[
+            "restore",
+            "-d",
+            "--image-path",
+            path(&image),
+            "--bundle",
+            &b,
+            "c1",
+        ],
+    );
+    // The restored loop writes on restore's own stdout pipe.
+    let n = next_out(&rx2, frozen);
+    assert!(n <= frozen + 10, "out-{n} after a checkpoint at {frozen}");
+    stop_and_delete(&f, "c1");
+    f.assert_clean();
+}

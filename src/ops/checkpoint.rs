@@ -157,7 +157,10 @@ fn dump_ext_mounts(config: &Config, pid: i32) -> Vec<(String, String)> {
         .mounts
         .iter()
         .filter(|m| matches!(m.kind, MountKind::Bind { .. }))
-        .map(|m| (m.destination.clone(), m.destination.clone()))
+        .map(|m| {
+            let at = mount_point(&config.rootfs, &m.destination);
+            (at.clone(), at)
+        })
         .collect();
     out.extend(
         masked_files(config, pid)
@@ -165,6 +168,35 @@ fn dump_ext_mounts(config: &Config, pid: i32) -> Vec<(String, String)> {
             .map(|p| (p, "/dev/null".into())),
     );
     out
+}
+
+/// Where a mount with destination `dest` really is in the container: the
+/// destination with symlinks in the root filesystem resolved inside it
+/// (as `create` mounted it, and as the container's mountinfo shows it;
+/// runc resolves it the same way). As written when it does not resolve.
+pub(super) fn mount_point(rootfs: &Path, dest: &str) -> String {
+    let resolved = || -> Option<String> {
+        let root = std::fs::File::open(rootfs).ok()?;
+        let fd = crate::rootpath::open(
+            std::os::fd::AsFd::as_fd(&root),
+            Path::new(dest),
+            nix::fcntl::OFlag::O_PATH,
+        )
+        .ok()?;
+        let real = std::fs::read_link(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&fd)
+        ))
+        .ok()?;
+        let base = std::fs::read_link(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&root)
+        ))
+        .ok()?;
+        let rel = real.strip_prefix(&base).ok()?;
+        Some(Path::new("/").join(rel).to_string_lossy().into_owned())
+    };
+    resolved().unwrap_or_else(|| dest.to_string())
 }
 
 /// Masked paths that are files in the running container (directories are

@@ -313,9 +313,10 @@ fn restore_ext_mounts(config: &Config) -> Vec<(String, String)> {
         .mounts
         .iter()
         .filter_map(|m| match &m.kind {
-            MountKind::Bind { source, .. } => {
-                Some((m.destination.clone(), source.to_string_lossy().into_owned()))
-            }
+            MountKind::Bind { source, .. } => Some((
+                super::checkpoint::mount_point(&config.rootfs, &m.destination),
+                source.to_string_lossy().into_owned(),
+            )),
             _ => None,
         })
         .collect();
