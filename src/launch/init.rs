@@ -229,14 +229,12 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     // berth exits once the state is saved; it must not take us with it.
     // From here a dying berth is noticed as EOF on the socket instead.
     nix::sys::prctl::set_pdeathsig(None).map_err(sys_err("clear parent death signal"))?;
-    // Waiting at the gate may last long: hold only the pages still needed,
-    // and drop them before `Ready`, so that the init is as small as it
-    // will stay by the time `create` returns (after `Committed`, on a busy
-    // host it could be sampled still holding berth's pages).
-    sys::mem::trim_heap();
-    let _ = sys::mem::release_code();
     ctx.chan.send_to_parent(&FromInit::Ready, None)?;
     ctx.chan.expect_from_parent(ToInit::Committed)?;
+
+    // Waiting at the gate may last long: hold only the pages still needed.
+    sys::mem::trim_heap();
+    let _ = sys::mem::release_code();
     wait_at_gate(ctx)?;
     ctx.past_gate.set(true);
     // The signal state the program starts with, set before a late filter
