@@ -16,6 +16,7 @@ mod fsutil;
 mod oom;
 mod resources;
 mod rootless;
+mod selfjoin;
 pub mod stats;
 pub mod systemd;
 mod v1;
@@ -32,6 +33,7 @@ use serde::{Deserialize, Serialize};
 pub use oom::{OomWait, OomWatch};
 pub use resources::convert;
 pub use resources::{Ctx, OnError, Probe, Write, v1_writes, v2_writes};
+pub use selfjoin::SelfJoin;
 pub use stats::Stats;
 
 /// The mount point of the cgroup filesystem(s).
@@ -158,6 +160,12 @@ pub trait Manager {
     fn clone_target(&self) -> Option<BorrowedFd<'_>>;
     /// Moves `pid` into the cgroup (everywhere `clone_target` did not).
     fn add(&self, pid: Pid) -> Result<()>;
+    /// The files through which a new process joins the cgroup by itself,
+    /// instead of [`Manager::add`], where that is cheaper (v1 only, see
+    /// [`SelfJoin`]). `None`: use `clone_target` or `add`.
+    fn self_join(&self) -> Result<Option<SelfJoin>> {
+        Ok(None)
+    }
     /// PIDs of every process in the cgroup and the cgroups below it.
     fn pids(&self) -> Result<Vec<Pid>>;
     /// Freezes (`true`) or thaws the cgroup and waits until it is done.

@@ -369,6 +369,15 @@ impl Manager for V1 {
         Ok(())
     }
 
+    fn self_join(&self) -> Result<Option<super::SelfJoin>> {
+        // The cgroup2 hierarchy of a hybrid host has no `tasks` file, and
+        // moving one thread there is refused across domains: `add` it is.
+        if self.mode != Mode::Legacy || self.dirs.iter().any(|d| d.key.is_empty()) {
+            return Ok(None);
+        }
+        super::SelfJoin::open(&self.dirs).map(Some)
+    }
+
     fn pids(&self) -> Result<Vec<Pid>> {
         // The pids, freezer or devices hierarchy holds every process.
         let dir = self

@@ -11,7 +11,8 @@
 //! ```text
 //! parent                                   child
 //!   clone3 ─────────────────────────────▶
-//!   cgroup placement (v1), oom_score_adj
+//!                                          joins its v1 cgroup (`tasks`)
+//!   oom_score_adj
 //!   Proceed ────────────────────────────▶
 //!                                          rlimits, setns, setsid, console,
 //!                                          user, capabilities
@@ -44,8 +45,11 @@ use crate::sys::{self, Errno};
 pub struct Placement<'a> {
     /// A cgroup2 directory to `clone3` straight into.
     pub clone_into: Option<BorrowedFd<'a>>,
+    /// The v1 cgroup the process joins by itself, first thing (then
+    /// neither `clone_into` nor `add` is used).
+    pub join: Option<&'a crate::cgroups::SelfJoin>,
     /// Moves the process into its cgroup(s); called when `clone_into` was
-    /// absent or refused by the kernel.
+    /// absent or refused by the kernel, and there is no `join`.
     pub add: &'a dyn Fn(Pid) -> Result<(), LaunchError>,
 }
 
@@ -266,7 +270,7 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<Spawned, LaunchError> {
     };
     ns.leave_unless_refused()?;
     crate::faults::checkpoint("exec:cloned");
-    if !cloned_into {
+    if !cloned_into && req.placement.join.is_none() {
         (req.placement.add)(pid)?;
     }
     // runc gives exec'd processes the container's oomScoreAdj.

@@ -3,8 +3,9 @@
 //! returns: it execs the program or reports an error and exits 255.
 //!
 //! The steps, in order:
-//! 1. guard: parent-death signal, non-dumpable; wait for `Proceed` (the
-//!    parent has placed it in the cgroup);
+//! 1. guard: parent-death signal, non-dumpable; join a v1 cgroup (its
+//!    `tasks` files); wait for `Proceed` (the parent has placed it in a
+//!    cgroup it does not join itself);
 //! 2. rlimits, while berth's own limits still apply (a user namespace
 //!    would take away the right to raise them);
 //! 3. `setns` through the init's pidfd into every namespace that differs
@@ -80,6 +81,9 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
     // Out of reach of ptrace and /proc from the container while berth's
     // descriptors are still open here (CVE-2016-9962).
     nix::sys::prctl::set_dumpable(false).map_err(sys_err("prctl(PR_SET_DUMPABLE)"))?;
+    if let Some(j) = req.placement.join {
+        j.join().map_err(|e| ChildError::Msg(e.to_string()))?;
+    }
     ctx.chan.expect_from_parent(ToInit::Proceed)?;
 
     identity::apply_rlimits(process)?;

@@ -4,7 +4,7 @@
 //! the parent and exits.
 //!
 //! The steps, in order (each one a function below or in a sibling module):
-//! 1. guard: parent-death signal, non-dumpable;
+//! 1. guard: parent-death signal, non-dumpable; join a v1 cgroup;
 //! 2. namespaces: join by path, unshare, (fork for a PID namespace);
 //! 3. sysctls, through the host's procfs while it is still visible;
 //! 4. root filesystem: propagation, mounts, devices; hooks; `pivot_root`;
@@ -51,6 +51,8 @@ pub(super) struct InitCtx<'a> {
     pub console: Option<OwnedFd>,
     /// Idmapped bind mounts the parent prepared, by mount index.
     pub prepared: Vec<(usize, OwnedFd)>,
+    /// The v1 cgroup the init joins by itself (else the parent places it).
+    pub cgroup_join: Option<crate::cgroups::SelfJoin>,
     pub parent: Pid,
     /// Set once `start` (or `run`) has opened the gate.
     pub past_gate: Cell<bool>,
@@ -116,6 +118,10 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
         ));
     };
     guard(ctx.parent, defer_nondumpable(ctx))?;
+    if let Some(j) = &ctx.cgroup_join {
+        let _p = Phase::start("cgroup join");
+        j.join().map_err(|e| InitError::Msg(e.to_string()))?;
+    }
     // Every write into /proc goes through the host's procfs, opened before
     // any namespace is joined (a joined mount namespace's /proc may be fake).
     let proc = HostProc::open().map_err(sys_err("open the host's /proc"))?;
@@ -302,7 +308,9 @@ fn namespaces(ctx: &InitCtx<'_>) -> Result<(), InitError> {
             ctx.chan.send_to_parent(&FromInit::Unshared, None)?;
         }
     }
-    if plan.child_waits_for_parent(ctx.req.cgroup.clone_target().is_some()) {
+    if plan.child_waits_for_parent(
+        ctx.req.cgroup.clone_target().is_some() || ctx.cgroup_join.is_some(),
+    ) {
         ctx.chan.expect_from_parent(ToInit::Proceed)?;
     }
     if defer_nondumpable(ctx) {

@@ -201,6 +201,12 @@ pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
     let config = req.config;
     let placed_by_clone = req.cgroup.clone_target().is_some();
     let plan = NsPlan::new(config, placed_by_clone);
+    // v1: the init joins its cgroup by itself, first thing.
+    let cgroup_join = match placed_by_clone {
+        true => None,
+        false => req.cgroup.self_join()?,
+    };
+    let placed_at_start = placed_by_clone || cgroup_join.is_some();
 
     let joins: Vec<(NsKind, OwnedFd)> = plan
         .child_joins
@@ -242,6 +248,7 @@ pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
                 gate_report,
                 console,
                 prepared,
+                cgroup_join,
                 parent: parent_pid,
                 past_gate: std::cell::Cell::new(false),
             })
@@ -262,6 +269,7 @@ pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
     drop(prepared);
     drop(console);
     drop(joins);
+    drop(cgroup_join);
     crate::faults::checkpoint("create:cloned");
     let mut launched = Launched {
         pid,
@@ -285,12 +293,12 @@ pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
         let (msg, _) = recv(&parent_chan, &launched)?;
         expect = expect.advance(&msg)?;
     }
-    if plan.child_waits_for_parent(placed_by_clone) {
+    if plan.child_waits_for_parent(placed_at_start) {
         let _p = Phase::start("cgroup placement and id maps");
         if plan.write_maps {
             write_id_maps(pid, config)?;
         }
-        if !placed_by_clone {
+        if !placed_at_start {
             req.cgroup.add(pid)?;
         }
         super::attrs::reset_affinity(pid);

@@ -80,6 +80,10 @@ pub fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
         Some(_) => sub_target.as_ref().map(|f| f.as_fd()),
         None => manager.as_ref().and_then(|m| m.clone_target()),
     };
+    let join = match (&sub, &manager, clone_into) {
+        (None, Some(m), None) => m.self_join()?,
+        _ => None,
+    };
     let req = ExecRequest {
         id,
         config: &config,
@@ -88,6 +92,7 @@ pub fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
         init_pidfd: init_pidfd.as_fd(),
         placement: Placement {
             clone_into,
+            join: join.as_ref(),
             add: &add,
         },
         console: console.as_ref().map(|c| c.as_fd()),
