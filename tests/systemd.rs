@@ -8,6 +8,8 @@
 
 mod callers;
 mod common;
+#[path = "callers/dockerd.rs"]
+mod dockerd;
 #[path = "callers/podman.rs"]
 mod podman;
 
@@ -609,4 +611,51 @@ fn a_bus_that_never_answers_fails_within_the_timeout() {
         }
         f.assert_clean();
     }
+}
+
+#[test]
+#[ignore = "needs systemd as PID 1 and docker.io: the systemd VM runs it"]
+fn docker_with_the_systemd_cgroup_driver() {
+    let _lock = shared();
+    let d = dockerd::Dockerd::start("sd", &["--exec-opt", "native.cgroupdriver=systemd"]);
+    let slice = d.cgroup_parent.clone();
+    callers::ok(&mut d.run(
+        &[
+            "-d",
+            "--name",
+            "s1",
+            "--memory",
+            "64m",
+            "--pids-limit",
+            "40",
+        ],
+        &["sleep", "1000"],
+    ));
+    let id = d.inspect("s1", "{{.Id}}").trim().to_string();
+    let unit = format!("docker-{id}.scope");
+    let cg = format!("/{slice}/{unit}");
+    // dockerd gave berth --systemd-cgroup and `<slice>:docker:<id>`.
+    assert_eq!(show(&unit, "ActiveState"), "active", "{}", d.log());
+    assert_eq!(show(&unit, "Slice"), slice);
+    assert_eq!(show(&unit, memory_prop()), "67108864");
+    assert_eq!(show(&unit, "TasksMax"), "40");
+    assert_eq!(host_file(&cg, memory_file()), "67108864");
+    let out = callers::ok(d.docker().args(["exec", "s1", "cat", "/proc/self/cgroup"]));
+    assert!(!out.trim().is_empty(), "{out}");
+    callers::ok(
+        d.docker()
+            .args(["update", "--memory", "128m", "--memory-swap", "256m", "s1"]),
+    );
+    assert_eq!(show(&unit, memory_prop()), "134217728");
+    assert_eq!(host_file(&cg, memory_file()), "134217728");
+    callers::ok(d.docker().args(["stop", "-t", "1", "s1"]));
+    callers::ok(d.docker().args(["rm", "s1"]));
+    assert_eq!(load_state(&unit), "not-found", "unit {unit} left behind");
+    d.remove_all();
+    let (ok, out) = systemctl(&["stop", &slice]);
+    assert!(ok, "{out}");
+    for dir in all_dirs(&cg) {
+        assert!(!dir.exists(), "cgroup left behind: {}", dir.display());
+    }
+    d.finish();
 }

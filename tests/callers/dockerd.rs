@@ -52,7 +52,13 @@ impl Dockerd {
         let config = dir.path().join("daemon.json");
         std::fs::write(&config, "{}").unwrap();
         std::fs::create_dir(dir.path().join("client")).unwrap();
-        let cgroup_parent = format!("/berth-{name}-{}", std::process::id());
+        // The systemd cgroup driver takes a slice (no dash: systemd would
+        // nest it below `berth.slice`).
+        let cgroup_parent = if extra.contains(&"native.cgroupdriver=systemd") {
+            format!("berth{name}{}.slice", std::process::id())
+        } else {
+            format!("/berth-{name}-{}", std::process::id())
+        };
         let log = std::fs::File::create(dir.path().join("dockerd.log")).unwrap();
         let child = Command::new("dockerd")
             .arg("--config-file")
