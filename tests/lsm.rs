@@ -502,7 +502,8 @@ fn docker_runs_berth_containers_under_docker_default_and_stops_them() {
     callers::wait_for("the USR1 handler", || {
         callers::ok(d.docker().args(["logs", "b-aa"])).contains("got-usr1")
     });
-    callers::ok(d.docker().args(["stop", "b-aa"]));
+    // A grace period the slow VM surely meets: TERM, not KILL, ends it.
+    callers::ok(d.docker().args(["stop", "-t", "60", "b-aa"]));
     assert_eq!(d.inspect("b-aa", "{{.State.ExitCode}}"), "0");
     assert_eq!(
         callers::ok(d.docker().args(["logs", "b-aa"])),
