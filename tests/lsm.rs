@@ -442,7 +442,8 @@ fn containerd_default_profile_confines_and_berth_signals_through_it() {
 }
 
 /// Docker (Debian's docker.io 20.10, the private dockerd of
-/// `tests/callers/dockerd.rs`) with berth as its default runtime on a
+/// `tests/callers/dockerd.rs`, on a containerd of the test's own) with
+/// berth as its default runtime on a
 /// kernel with AppArmor: dockerd generates and loads `docker-default`
 /// and names it in every container's `process.apparmorProfile`. The
 /// container and its `docker exec` processes run under it, its rules are
@@ -456,7 +457,16 @@ fn containerd_default_profile_confines_and_berth_signals_through_it() {
 fn docker_runs_berth_containers_under_docker_default_and_stops_them() {
     require_apparmor();
     let _profile = common::CallerProfile::note("docker-default");
-    let d = dockerd::Dockerd::start("lsm-docker", &[]);
+    // A containerd of the test's own for dockerd (`--containerd`): under
+    // emulation the one dockerd starts itself often misses dockerd's
+    // startup deadline ("timeout waiting for containerd to start").
+    let cdir = tempfile::Builder::new()
+        .prefix("berth-lsm-ctrd-")
+        .tempdir()
+        .unwrap();
+    let containerd = callers::Containerd::start(cdir.path(), "", false);
+    let socket = containerd.socket.to_string_lossy().to_string();
+    let d = dockerd::Dockerd::start("lsm-docker", &["--containerd", &socket]);
     let profiles = std::fs::read_to_string("/sys/kernel/security/apparmor/profiles").unwrap();
     assert!(
         profiles.lines().any(|l| l == "docker-default (enforce)"),
@@ -502,7 +512,8 @@ fn docker_runs_berth_containers_under_docker_default_and_stops_them() {
     callers::wait_for("the USR1 handler", || {
         callers::ok(d.docker().args(["logs", "b-aa"])).contains("got-usr1")
     });
-    callers::ok(d.docker().args(["stop", "b-aa"]));
+    // A grace period the slow VM surely meets: TERM, not KILL, ends it.
+    callers::ok(d.docker().args(["stop", "-t", "60", "b-aa"]));
     assert_eq!(d.inspect("b-aa", "{{.State.ExitCode}}"), "0");
     assert_eq!(
         callers::ok(d.docker().args(["logs", "b-aa"])),
@@ -518,4 +529,6 @@ fn docker_runs_berth_containers_under_docker_default_and_stops_them() {
     assert_eq!(d.inspect("b-aa-kill", "{{.State.ExitCode}}"), "137");
     d.rm(&["b-aa", "b-aa-kill"]);
     d.finish();
+    drop(containerd);
+    callers::unmount_below(cdir.path());
 }

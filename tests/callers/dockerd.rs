@@ -95,7 +95,7 @@ impl Dockerd {
         };
         // dockerd takes about 50 s to start in the emulated test VM
         // (tests/vm/lsm.sh), and more when the host is loaded.
-        callers::wait_for_within("dockerd's socket", Duration::from_secs(300), || {
+        let ready = || {
             d.socket.exists()
                 && d.docker()
                     .arg("version")
@@ -103,7 +103,19 @@ impl Dockerd {
                     .stderr(Stdio::null())
                     .status()
                     .is_ok_and(|s| s.success())
-        });
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(300);
+        while !ready() {
+            if std::time::Instant::now() > deadline {
+                let log = d.log();
+                let lines: Vec<&str> = log.lines().collect();
+                panic!(
+                    "dockerd's socket did not appear within 300 s; the end of its log:\n{}",
+                    lines[lines.len().saturating_sub(40)..].join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
         let info = ok(d.docker().args(["info", "--format", "{{.DefaultRuntime}}"]));
         assert_eq!(info.trim(), "berth", "{}", d.log());
         d.import_busybox();

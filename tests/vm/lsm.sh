@@ -24,7 +24,7 @@ rc=0
 for b in $bins; do
     echo "=== $(basename "$b") in the AppArmor VM (kernel $(uname -r), LSMs $(cat /sys/kernel/security/lsm))"
     t0=$(date +%s)
-    timeout -k 10 "${BERTH_LSM_TIMEOUT:-600}" "$b" --include-ignored --test-threads=2 --nocapture "$@"
+    timeout -k 10 "${BERTH_LSM_TIMEOUT:-1200}" "$b" --include-ignored --test-threads=2 --nocapture "$@"
     r=$?
     [ $r = 0 ] || { rc=1; echo "=== $(basename "$b") failed (rc $r; 124: timed out)"; }
     echo "=== $(basename "$b"): $(( $(date +%s) - t0 )) s"
