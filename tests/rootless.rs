@@ -470,3 +470,41 @@ fn run_and_exec_with_a_terminal() {
     f.ok(&["delete", "--force", "e1"]);
     f.assert_clean();
 }
+
+#[test]
+fn features_reports_what_rootless_cannot_do_and_it_is_refused() {
+    let f = Rootless::new("features", &["true"]);
+    let feat: Value = serde_json::from_str(&f.ok(&["features"])).unwrap();
+    assert_eq!(feat["annotations"]["io.github.berth.rootless"], "true");
+    assert_eq!(feat["linux"]["mountExtensions"]["idmap"]["enabled"], false);
+    assert_eq!(feat["linux"]["netDevices"]["enabled"], false);
+    assert_eq!(feat["linux"]["cgroup"]["systemd"], false);
+    assert_eq!(feat["linux"]["cgroup"]["systemdUser"], false);
+    // As root, the same binary reports them on.
+    let out = Command::new(common::berth_bin())
+        .arg("features")
+        .output()
+        .unwrap();
+    let root: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(root["annotations"]["io.github.berth.rootless"], "false");
+    assert_eq!(root["linux"]["mountExtensions"]["idmap"]["enabled"], true);
+    assert_eq!(root["linux"]["netDevices"]["enabled"], true);
+    // An idmapped mount is refused rootless, naming the mount.
+    let vol = f.dir.path().join("vol");
+    std::fs::create_dir(&vol).unwrap();
+    chown_tree(&vol, f.user.uid, f.user.gid);
+    let (uid, gid) = (f.user.uid, f.user.gid);
+    let mut index = 0;
+    f.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        index = mounts.len();
+        mounts.push(json!({
+            "destination": "/mnt", "type": "bind", "source": vol, "options": ["rbind", "idmap"],
+            "uidMappings": [{"containerID": 0, "hostID": uid, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": gid, "size": 1}]
+        }));
+    });
+    let err = f.fails(&["run", "--bundle", &f.b(), "i1"]);
+    assert!(err.contains(&format!("mounts[{index}]")), "{err}");
+    f.assert_clean();
+}

@@ -460,6 +460,147 @@ fn rootless_container_cannot_write_the_host_cgroup_tree() {
     f.assert_clean();
 }
 
+/// What a container tries against the cgroup files of its own limits: as
+/// the cgroup mount shows them (`/sys/fs/cgroup`) and under the full host
+/// path (`$CG`, through the `/sys` rbind): write `pids.max`, `memory.max`,
+/// `cgroup.subtree_control`, create a child, remount the mount writable.
+/// It prints the owner of its `pids.max` (the precondition: the files are
+/// its root's) and the value left there.
+const WRITE_OWN_LIMITS: &str = "grep -q \"^0::$CG\\$\" /proc/self/cgroup && echo in-delegated-cgroup; \
+    stat -c owner=%u /sys/fs/cgroup/pids.max 2>/dev/null; \
+    for d in /sys/fs/cgroup /sys/fs/cgroup$CG; do \
+    [ -e \"$d/pids.max\" ] || continue; echo checked $d; \
+    echo max > \"$d/pids.max\" 2>/dev/null && echo \"wrote $d/pids.max\"; \
+    echo max > \"$d/memory.max\" 2>/dev/null && echo \"wrote $d/memory.max\"; \
+    echo +pids > \"$d/cgroup.subtree_control\" 2>/dev/null && echo \"wrote $d/cgroup.subtree_control\"; \
+    mkdir \"$d/escape\" 2>/dev/null && echo \"created $d/escape\" && rmdir \"$d/escape\"; \
+    done; \
+    mount -o remount,bind,rw /sys/fs/cgroup 2>/dev/null && echo remounted; \
+    stat -c owner-full=%u /sys/fs/cgroup$CG/pids.max 2>/dev/null; \
+    echo pids.max=$(cat /sys/fs/cgroup/pids.max 2>/dev/null); \
+    echo pids.max-full=$(cat /sys/fs/cgroup$CG/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max); \
+    echo done";
+
+/// CVE-2023-25809, the strong form (pure cgroup v2, run in the VM: this
+/// host's rootless containers get no cgroup). The test user owns a
+/// delegated subtree, as systemd's `Delegate=yes` gives a user; rootless
+/// berth (cgroupfs driver) creates the container's cgroup inside it and
+/// writes its limits, so the limit files belong to the user, which is the
+/// container's root. Without a cgroup namespace, nothing of them may be
+/// writable from inside: neither through the cgroup mount (a bind of the
+/// container's cgroup, as a fresh cgroup2 mount is refused there) nor,
+/// without that mount, through the host's tree below the `/sys` rbind
+/// (runc's second condition: a read-only rbind whose submounts stay
+/// writable).
+#[test]
+#[ignore = "needs a pure cgroup v2 host: the cgroup v2 VM runs it (.ci/test)"]
+fn rootless_container_cannot_write_its_delegated_cgroup_limits() {
+    assert!(
+        std::path::Path::new("/sys/fs/cgroup/cgroup.subtree_control").exists(),
+        "needs a pure cgroup v2 host"
+    );
+    let user = common::rootless::user();
+    let f = Fixture::new("sec-rl-deleg", &["true"]);
+    let deleg = f.cgroup_dirs()[0].clone();
+    let prefix = deleg.parent().unwrap().to_path_buf();
+    // Root sets up the delegation: controllers down to the subtree, the
+    // subtree and its interface files chowned to the user, and a leaf the
+    // user's berth starts from (migrating needs write access to the
+    // common ancestor's cgroup.procs).
+    let launch = deleg.join("launch");
+    std::fs::create_dir_all(&launch).unwrap();
+    for d in [&prefix, &deleg] {
+        std::fs::write(d.join("cgroup.subtree_control"), "+memory +pids").unwrap();
+    }
+    for p in [
+        "",
+        "cgroup.procs",
+        "cgroup.subtree_control",
+        "cgroup.threads",
+    ] {
+        let p = deleg.join(p);
+        std::os::unix::fs::chown(&p, Some(user.uid), Some(user.gid)).unwrap();
+    }
+    common::rootless::chown_tree(f.dir.path(), user.uid, user.gid);
+    // Runs container `id` (cgroup `<delegated>/<id>`) as the user; returns
+    // what it printed and its cgroup path.
+    let run = |id: &str, edit: &dyn Fn(&mut serde_json::Value)| {
+        let cg = format!("{}/{id}", common::cgroup_path("sec-rl-deleg"));
+        let mut c = berth::spec::template::default_config(true, user.uid, user.gid);
+        c["process"]["terminal"] = serde_json::json!(false);
+        c["process"]["args"] = serde_json::json!(["sh", "-c", WRITE_OWN_LIMITS]);
+        c["process"]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!(format!("CG={cg}")));
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "cgroup");
+        c["linux"]["cgroupsPath"] = serde_json::json!(cg);
+        c["linux"]["resources"] =
+            serde_json::json!({"pids": {"limit": 100}, "memory": {"limit": 67108864}});
+        edit(&mut c);
+        f.write_config(&c);
+        let config = f.bundle.join("config.json");
+        std::os::unix::fs::chown(&config, Some(user.uid), Some(user.gid)).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("echo $$ > \"$0\" && exec \"$@\"")
+            .arg(launch.join("cgroup.procs"))
+            .arg("setpriv")
+            .arg(format!("--reuid={}", user.uid))
+            .arg(format!("--regid={}", user.gid))
+            .args(["--init-groups", "--"])
+            .arg(common::berth_bin())
+            .arg("--root")
+            .arg(&f.root)
+            .args(["run", "--bundle"])
+            .arg(&f.bundle)
+            .arg(id)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (out, cg)
+    };
+    let bind = run("c1", &|_| {});
+    let through_sys = run("c2", &|c| {
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["destination"] != "/sys/fs/cgroup");
+    });
+    let _ = std::fs::remove_dir(&launch);
+    let _ = std::fs::remove_dir(&deleg);
+    for ((out, cg), own_mount) in [(bind, true), (through_sys, false)] {
+        let text = common::s(&out.stdout);
+        assert!(out.status.success(), "{}", common::s(&out.stderr));
+        // The preconditions: the container is in its cgroup under the
+        // delegated subtree, with its limit, in files its root owns.
+        assert!(text.contains("in-delegated-cgroup"), "{text}");
+        if own_mount {
+            assert!(text.contains("owner=0\n"), "{text}");
+            assert!(text.contains("checked /sys/fs/cgroup\n"), "{text}");
+            assert!(text.contains("pids.max=100\n"), "{text}");
+        } else {
+            assert!(
+                text.contains(&format!("checked /sys/fs/cgroup{cg}\n")),
+                "{text}"
+            );
+            assert!(text.contains("owner-full=0\n"), "{text}");
+        }
+        assert!(
+            !text.contains("wrote") && !text.contains("created") && !text.contains("remounted"),
+            "the container changed its own cgroup: {text}"
+        );
+        assert!(text.contains("pids.max-full=100\n"), "{text}");
+        assert!(text.ends_with("done\n"), "{text}");
+    }
+    f.assert_clean();
+}
+
 /// CVE-2025-52881 class through a joined mount namespace: container A has
 /// a fake /proc (a tmpfs) holding a file where a sysctl would be.
 /// Container B joins A's mount namespace and sets that sysctl: the value

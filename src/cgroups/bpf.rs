@@ -99,9 +99,10 @@ pub fn program(emu: &Emulator) -> Vec<Insn> {
 }
 
 fn bpf_err(dir: &Path, what: &str, e: Errno) -> CgroupError {
-    CgroupError::Io {
+    CgroupError::DeviceProgram {
         path: dir.to_path_buf(),
-        err: std::io::Error::other(format!("{what}: {e}")),
+        what: what.to_string(),
+        source: e,
     }
 }
 

@@ -65,6 +65,13 @@ pub enum CgroupError {
     Systemd(String),
     #[error("cgroup controller {0:?} is not mounted on this host")]
     NoController(String),
+    /// The v2 device program (BPF) could not be loaded or attached.
+    #[error("cgroup {}: {what}: {source}", path.display())]
+    DeviceProgram {
+        path: PathBuf,
+        what: String,
+        source: nix::errno::Errno,
+    },
 }
 
 impl CgroupError {

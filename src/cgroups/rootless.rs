@@ -4,7 +4,9 @@
 //! without one — but only when nothing depends on it: no explicit
 //! `linux.cgroupsPath` and no limits asked. Otherwise the error names what
 //! cannot be honoured. Device rules are not enforced rootless (only root
-//! can write them; the container cannot create device nodes anyway).
+//! can write them or load v2's device program; the container cannot
+//! create device nodes anyway). A delegated cgroup (v2, a subtree the
+//! user owns) is used like any other, limits included.
 
 use std::io;
 use std::os::fd::BorrowedFd;
@@ -53,6 +55,9 @@ fn is_devices(err: &CgroupError) -> bool {
             .file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with("devices.")),
         CgroupError::NoController(c) => c == "devices",
+        // Loading a BPF program needs CAP_BPF/CAP_SYS_ADMIN on the host
+        // (v2's device rules): refused to an unprivileged user.
+        CgroupError::DeviceProgram { .. } => true,
         _ => false,
     }
 }

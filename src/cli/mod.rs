@@ -238,7 +238,7 @@ fn dispatch(g: &GlobalOpts, command: Command) -> anyhow::Result<i32> {
         Command::Delete(a) => delete::run(&rt, a),
         Command::List(a) => list::run(&rt, a),
         Command::Spec(a) => spec::run(a),
-        Command::Features(a) => features::run(a),
+        Command::Features(a) => features::run(&rt, a),
         Command::Update(a) => update::run(&rt, *a),
         Command::Pause(a) => pause::run(&rt, a),
         Command::Resume(a) => resume::run(&rt, a),

@@ -1,14 +1,16 @@
 //! `features`: what this build of berth implements on this host
 //! (runtime-spec features.md). Only what works is listed; the
 //! `tests/features.rs` integration test exercises every list against a
-//! real container.
+//! real container. Rootless (`--rootless`, resolved), what an unprivileged
+//! user cannot have is reported off (`tests/rootless.rs` checks each is
+//! refused): idmapped mounts, `netDevices` and the systemd cgroup driver.
 
 use serde_json::{Value, json};
 
 use crate::spec::{host, mountopt};
 
-/// The features document.
-pub fn features() -> Value {
+/// The features document, for rootless mode or not.
+pub fn features(rootless: bool) -> Value {
     let last = crate::capabilities::last_cap();
     let caps: Vec<String> = {
         let mut v: Vec<String> = caps::all()
@@ -33,7 +35,9 @@ pub fn features() -> Value {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
-            "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": false, "rdma": true},
+            // Rootless: the system manager refuses an unprivileged user's
+            // units; the user manager is not used (yet).
+            "cgroup": {"v1": true, "v2": true, "systemd": !rootless, "systemdUser": false, "rdma": true},
             "seccomp": {
                 "enabled": true,
                 "actions": [
@@ -58,12 +62,15 @@ pub fn features() -> Value {
                 ],
                 "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
             },
-            "mountExtensions": {"idmap": {"enabled": true}},
-            "netDevices": {"enabled": true}
+            // Both need privileges over the host: an idmapped mount's
+            // source filesystem, the host's network namespace.
+            "mountExtensions": {"idmap": {"enabled": !rootless}},
+            "netDevices": {"enabled": !rootless}
         },
         "annotations": {
             "io.github.berth.version": env!("CARGO_PKG_VERSION"),
             "io.github.berth.commit": crate::COMMIT,
+            "io.github.berth.rootless": rootless.to_string(),
             "io.github.seccomp.libseccomp.version": crate::seccomp::library_version(),
             // runc's key: whether `checkpoint`/`restore` can work here (CRIU
             // found, new enough, and `criu check` passes on this kernel).

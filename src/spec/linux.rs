@@ -39,7 +39,7 @@ pub(super) fn mount(
     let destination = clean(&Path::new("/").join(dest))
         .to_string_lossy()
         .into_owned();
-    let options = mountopt::parse(m.options().as_deref().unwrap_or_default());
+    let mut options = mountopt::parse(m.options().as_deref().unwrap_or_default());
     let typ = m.typ().as_deref().unwrap_or_default();
     let kind = if options.bind.is_some() || typ == "bind" {
         let Some(src) = m.source().as_ref().filter(|s| !s.as_os_str().is_empty()) else {
@@ -62,6 +62,20 @@ pub(super) fn mount(
                 .map(|s| s.to_string_lossy().into_owned()),
         }
     };
+    // CVE-2023-25809: `ro` on an rbind makes only its top mount read-only.
+    // Below a bound /sys (`spec --rootless`) the host's cgroup hierarchies
+    // would stay writable, and in a user namespace whose root owns its
+    // delegated cgroup (rootless) the container could raise its own
+    // limits. A read-only rbind of /sys is read-only all the way down.
+    if let MountKind::Bind {
+        source,
+        recursive: true,
+    } = &kind
+        && source == Path::new("/sys")
+        && options.readonly()
+    {
+        options.make_recursively_readonly();
+    }
     if options.remount && matches!(kind, MountKind::Bind { .. }) {
         return invalid(
             field("options"),
@@ -439,6 +453,25 @@ mod tests {
     const USERNS: &str = r#""namespaces":[{"type":"user"},{"type":"mount"}],
         "uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],
         "gidMappings":[{"containerID":0,"hostID":100000,"size":65536}]"#;
+
+    #[test]
+    fn a_readonly_rbind_of_sys_is_readonly_all_the_way_down() {
+        let ro = libc::MOUNT_ATTR_RDONLY;
+        let mounts = |opts: &str| {
+            let c = build_json(&format!(
+                r#""mounts":[{{"destination":"/sys","type":"none","source":"/sys","options":{opts}}},
+                   {{"destination":"/mnt","type":"none","source":"/srv","options":["rbind","ro"]}}]"#
+            ))
+            .expect("valid");
+            c.mounts.clone()
+        };
+        let m = mounts(r#"["rbind","nosuid","ro"]"#);
+        assert_ne!(m[0].options.rec_attr.set & ro, 0, "/sys rbind,ro");
+        // Other rbinds keep runc's meaning: `ro` is the top mount's.
+        assert_eq!(m[1].options.rec_attr.set & ro, 0);
+        assert_eq!(mounts(r#"["rbind"]"#)[0].options.rec_attr.set & ro, 0);
+        assert_eq!(mounts(r#"["bind","ro"]"#)[0].options.rec_attr.set & ro, 0);
+    }
 
     #[test]
     fn seccomp_rules() {

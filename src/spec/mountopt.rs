@@ -157,6 +157,18 @@ pub const KNOWN: &[&str] = &[
 ];
 
 /// Parses a mount's option list.
+impl MountOptions {
+    /// `ro` (or `rro`) is asked for the mount itself.
+    pub fn readonly(&self) -> bool {
+        self.attr.set & libc::MOUNT_ATTR_RDONLY != 0
+    }
+
+    /// Makes the whole tree read-only, as `rro` would.
+    pub fn make_recursively_readonly(&mut self) {
+        self.rec_attr.apply(libc::MOUNT_ATTR_RDONLY, true);
+    }
+}
+
 pub fn parse(options: &[String]) -> MountOptions {
     let mut o = MountOptions::default();
     for opt in options {

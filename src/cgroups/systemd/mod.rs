@@ -10,7 +10,7 @@ pub mod unit;
 
 use std::cell::RefCell;
 use std::os::fd::BorrowedFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::unistd::Pid;
@@ -61,8 +61,46 @@ struct Bus {
     dest: &'static str,
 }
 
+/// Whether berth talks to the calling user's systemd manager (rootless:
+/// not root, or root only of a user namespace, as under rootless podman)
+/// instead of the system's. Decided from the caller's identity by every
+/// command alike, so later commands find the unit where `create` made it.
+pub fn user_manager() -> bool {
+    !nix::unistd::geteuid().is_root()
+        || std::fs::read_to_string("/proc/self/uid_map")
+            .is_ok_and(|m| !crate::ops::is_initial_map(&m))
+}
+
+/// The user bus: `$DBUS_SESSION_BUS_ADDRESS` (its first `unix:path=`),
+/// else `$XDG_RUNTIME_DIR/bus`.
+fn user_bus_path(address: Option<&str>, runtime_dir: Option<&str>) -> Option<PathBuf> {
+    let from_address = address.and_then(|a| {
+        a.split(';').find_map(|part| {
+            part.strip_prefix("unix:")?
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("path="))
+                .map(PathBuf::from)
+        })
+    });
+    from_address.or_else(|| {
+        runtime_dir
+            .filter(|d| !d.is_empty())
+            .map(|d| Path::new(d).join("bus"))
+    })
+}
+
 impl Bus {
     fn open() -> Result<Bus> {
+        if user_manager() {
+            let address = std::env::var("DBUS_SESSION_BUS_ADDRESS").ok();
+            let runtime = std::env::var("XDG_RUNTIME_DIR").ok();
+            let path = user_bus_path(address.as_deref(), runtime.as_deref()).ok_or_else(|| {
+                err("rootless: no user bus (set DBUS_SESSION_BUS_ADDRESS or XDG_RUNTIME_DIR)")
+            })?;
+            let conn = Conn::connect(&path, true, TIMEOUT)
+                .map_err(|e| err(format!("user bus {}: {e}", path.display())))?;
+            return Self::subscribe(Bus { conn, dest: DEST });
+        }
         // The system bus first: systemd 252 on its private socket can
         // leave a call that follows `BEGIN` closely unread until the
         // client hangs up (seen in the test VM: Subscribe answered only
@@ -78,10 +116,13 @@ impl Bus {
         } else {
             (Conn::connect(private, false, timeout()), "")
         };
-        let mut b = Bus {
+        Self::subscribe(Bus {
             conn: conn.map_err(err)?,
             dest,
-        };
+        })
+    }
+
+    fn subscribe(mut b: Bus) -> Result<Bus> {
         if !b.dest.is_empty() {
             b.conn
                 .call(
@@ -97,6 +138,26 @@ impl Bus {
         }
         b.call("Subscribe", &[]).map_err(err)?;
         Ok(b)
+    }
+
+    /// The manager's own cgroup (`ControlGroup`): for the user's manager,
+    /// `/user.slice/user-UID.slice/user@UID.service`.
+    fn manager_cgroup(&mut self) -> Result<String> {
+        let r = self
+            .conn
+            .call(
+                self.dest,
+                PATH,
+                "org.freedesktop.DBus.Properties",
+                "Get",
+                &[Value::str(MGR), Value::str("ControlGroup")],
+            )
+            .map_err(err)?;
+        r.first()
+            .and_then(Value::as_str)
+            .filter(|c| c.starts_with('/'))
+            .map(str::to_string)
+            .ok_or_else(|| err("the manager's ControlGroup is not a cgroup path"))
     }
 
     fn call(&mut self, member: &str, args: &[Value]) -> std::result::Result<Vec<Value>, DbusError> {
@@ -190,7 +251,18 @@ pub fn for_container(req: &Request<'_>) -> Result<Box<dyn Manager>> {
     if !booted() {
         return Err(CgroupError::SystemdNotRunning);
     }
-    let u = unit::parse(req.path, req.id).map_err(CgroupError::Systemd)?;
+    let user = user_manager();
+    let default_slice = if user {
+        unit::USER_DEFAULT_SLICE
+    } else {
+        unit::DEFAULT_SLICE
+    };
+    let mut u = unit::parse_with(req.path, req.id, default_slice).map_err(CgroupError::Systemd)?;
+    if user {
+        // The user's manager places its units below its own cgroup.
+        let base = Bus::open()?.manager_cgroup()?;
+        u.cgroup = format!("{}{}", base.trim_end_matches('/'), u.cgroup);
+    }
     let annotations = props::annotations(req.annotations).map_err(CgroupError::Systemd)?;
     let mode = super::detect_mode();
     let inner = match mode {
@@ -394,6 +466,13 @@ impl Manager for Systemd {
                 Some(r) => self.with(|m| m.apply(r)),
                 None => Ok(()),
             });
+            // Rootless (the user's manager): v2's device program (the last
+            // write) needs privileges; device rules are not enforced, as
+            // with the cgroupfs driver.
+            let applied = match applied {
+                Err(CgroupError::DeviceProgram { .. }) if user_manager() => Ok(()),
+                other => other,
+            };
             if let Err(e) = applied {
                 // The caller only destroys what the record names: stop the
                 // unit here so that nothing is left.
@@ -444,5 +523,29 @@ impl Manager for Systemd {
 
     fn oom_watch(&self) -> Result<OomWatch> {
         self.with(|m| m.oom_watch())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_user_bus_comes_from_the_address_then_the_runtime_dir() {
+        let p = |a: Option<&str>, d: Option<&str>| user_bus_path(a, d);
+        assert_eq!(
+            p(Some("unix:path=/run/user/7/bus,guid=ab"), Some("/x")),
+            Some(PathBuf::from("/run/user/7/bus"))
+        );
+        assert_eq!(
+            p(Some("tcp:host=h;unix:path=/b"), None),
+            Some(PathBuf::from("/b"))
+        );
+        assert_eq!(
+            p(Some("unix:abstract=/x"), Some("/run/user/7")),
+            Some(PathBuf::from("/run/user/7/bus"))
+        );
+        assert_eq!(p(None, Some("")), None);
+        assert_eq!(p(None, None), None);
     }
 }

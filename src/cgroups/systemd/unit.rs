@@ -29,8 +29,17 @@ pub const DEFAULT_PREFIX: &str = "berth";
 /// The slice used when the path leaves it empty.
 pub const DEFAULT_SLICE: &str = "system.slice";
 
+/// The slice of a rootless container's unit (in the user's manager) when
+/// the path leaves it empty, as runc's.
+pub const USER_DEFAULT_SLICE: &str = "user.slice";
+
 /// Parses `linux.cgroupsPath` (or its absence) for container `id`.
 pub fn parse(path: Option<&str>, id: &str) -> Result<UnitPath, String> {
+    parse_with(path, id, DEFAULT_SLICE)
+}
+
+/// [`parse`], with `default_slice` for a path that names none.
+pub fn parse_with(path: Option<&str>, id: &str, default_slice: &str) -> Result<UnitPath, String> {
     let owned;
     let p = match path {
         Some(p) if !p.is_empty() => p,
@@ -52,7 +61,7 @@ pub fn parse(path: Option<&str>, id: &str) -> Result<UnitPath, String> {
         ));
     }
     let slice = if slice.is_empty() {
-        DEFAULT_SLICE
+        default_slice
     } else {
         slice
     };
