@@ -457,16 +457,7 @@ fn containerd_default_profile_confines_and_berth_signals_through_it() {
 fn docker_runs_berth_containers_under_docker_default_and_stops_them() {
     require_apparmor();
     let _profile = common::CallerProfile::note("docker-default");
-    // A containerd of the test's own for dockerd (`--containerd`): under
-    // emulation the one dockerd starts itself often misses dockerd's
-    // startup deadline ("timeout waiting for containerd to start").
-    let cdir = tempfile::Builder::new()
-        .prefix("berth-lsm-ctrd-")
-        .tempdir()
-        .unwrap();
-    let containerd = callers::Containerd::start(cdir.path(), "", false);
-    let socket = containerd.socket.to_string_lossy().to_string();
-    let d = dockerd::Dockerd::start("lsm-docker", &["--containerd", &socket]);
+    let d = dockerd::Dockerd::start_on_own_containerd("lsm-docker", &[]);
     let profiles = std::fs::read_to_string("/sys/kernel/security/apparmor/profiles").unwrap();
     assert!(
         profiles.lines().any(|l| l == "docker-default (enforce)"),
@@ -529,6 +520,4 @@ fn docker_runs_berth_containers_under_docker_default_and_stops_them() {
     assert_eq!(d.inspect("b-aa-kill", "{{.State.ExitCode}}"), "137");
     d.rm(&["b-aa", "b-aa-kill"]);
     d.finish();
-    drop(containerd);
-    callers::unmount_below(cdir.path());
 }

@@ -617,7 +617,10 @@ fn a_bus_that_never_answers_fails_within_the_timeout() {
 #[ignore = "needs systemd as PID 1 and docker.io: the systemd VM runs it"]
 fn docker_with_the_systemd_cgroup_driver() {
     let _lock = shared();
-    let d = dockerd::Dockerd::start("sd", &["--exec-opt", "native.cgroupdriver=systemd"]);
+    let d = dockerd::Dockerd::start_on_own_containerd(
+        "sd",
+        &["--exec-opt", "native.cgroupdriver=systemd"],
+    );
     let slice = d.cgroup_parent.clone();
     callers::ok(&mut d.run(
         &[

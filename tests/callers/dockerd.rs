@@ -33,9 +33,32 @@ pub struct Dockerd {
     child: Option<Child>,
     pub socket: PathBuf,
     pub cgroup_parent: String,
+    /// The containerd of `start_on_own_containerd`, stopped after dockerd
+    /// (fields drop after `Drop::drop`), then its directory.
+    own_containerd: Option<callers::Containerd>,
+    own_containerd_dir: Option<tempfile::TempDir>,
 }
 
 impl Dockerd {
+    /// dockerd on a containerd of the test's own (`--containerd`). The test
+    /// VMs use it: under emulation the containerd that dockerd starts itself
+    /// often misses dockerd's startup deadline ("timeout waiting for
+    /// containerd to start").
+    pub fn start_on_own_containerd(name: &str, extra: &[&str]) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("berth-{name}-ctrd-"))
+            .tempdir()
+            .unwrap();
+        let containerd = callers::Containerd::start(dir.path(), "", false);
+        let socket = containerd.socket.to_string_lossy().to_string();
+        let mut args = vec!["--containerd", socket.as_str()];
+        args.extend_from_slice(extra);
+        let mut d = Self::start(name, &args);
+        d.own_containerd = Some(containerd);
+        d.own_containerd_dir = Some(dir);
+        d
+    }
+
     pub fn start(name: &str, extra: &[&str]) -> Self {
         common::require_root();
         assert!(
@@ -92,6 +115,8 @@ impl Dockerd {
             child: Some(child),
             socket,
             cgroup_parent,
+            own_containerd: None,
+            own_containerd_dir: None,
         };
         // dockerd takes about 50 s to start in the emulated test VM
         // (tests/vm/lsm.sh), and more when the host is loaded.
