@@ -662,3 +662,166 @@ fn docker_with_the_systemd_cgroup_driver() {
     }
     d.finish();
 }
+
+/// Deletes what a CRI test left in berth's root, stops containerd and the
+/// test's slice, also when the test fails.
+struct CriGuard {
+    dir: PathBuf,
+    root: PathBuf,
+    slice: String,
+    containerd: Option<callers::Containerd>,
+}
+
+impl Drop for CriGuard {
+    fn drop(&mut self) {
+        for e in std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let _ = Command::new(callers::runtime_bin())
+                .arg("--root")
+                .arg(&self.root)
+                .args(["--systemd-cgroup", "delete", "--force"])
+                .arg(e.file_name())
+                .output();
+        }
+        drop(self.containerd.take());
+        callers::unmount_below(&self.dir);
+        let _ = systemctl(&["stop", &self.slice]);
+    }
+}
+
+#[test]
+#[ignore = "needs systemd as PID 1, containerd and python3 grpcio: the systemd VM runs it"]
+fn containerd_cri_with_systemd_cgroup() {
+    let _lock = shared();
+    common::require_root();
+    let dir = tempfile::Builder::new()
+        .prefix("berth-sdcri-")
+        .tempdir()
+        .unwrap();
+    let (pause, busybox) = (
+        "docker.io/library/pause:berth",
+        "docker.io/library/busybox:berth",
+    );
+    let root = dir.path().join("berth-root");
+    let config = format!(
+        r#"[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{pause}"
+  restrict_oom_score_adj = true
+  disable_tcp_service = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  enable_selinux = false
+  disable_apparmor = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "berth"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth.options]
+        BinaryName = "{berth}"
+        Root = "{root}"
+        SystemdCgroup = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "{cni}/bin"
+    conf_dir = "{cni}/conf"
+"#,
+        berth = callers::runtime_bin().display(),
+        root = root.display(),
+        cni = dir.path().join("cni").display(),
+    );
+    // The shape kubelet sends with the systemd driver
+    // (`kubepods-besteffort-pod<uid>.slice`), below a top slice of this
+    // test's own that the guard stops.
+    let pid = std::process::id();
+    let top = format!("bc{pid}.slice");
+    let slice = format!("bc{pid}-besteffort-pod{pid}.slice");
+    let slice_dir = format!("/{top}/bc{pid}-besteffort.slice/{slice}");
+    let mut guard = CriGuard {
+        dir: dir.path().to_path_buf(),
+        root: root.join("k8s.io"),
+        slice: top.clone(),
+        containerd: Some(callers::Containerd::start(dir.path(), &config, true)),
+    };
+    let d = guard.containerd.as_ref().unwrap();
+    for (image, cmd) in [(pause, &["sleep", "1000000"][..]), (busybox, &["sh"][..])] {
+        let tar = callers::busybox_image(dir.path(), image, cmd);
+        callers::ok(d.ctr("k8s.io").args(["images", "import"]).arg(&tar));
+    }
+    let client = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cri/client.py");
+    // `BERTH_PYTHON`: a Python with grpcio other than `python3` (shared
+    // from a pyenv by tests/vm/run). Under TCG the whole client takes
+    // 1-3 minutes (containerd's task deletion is the slow step), so the
+    // limit is caller_cri's.
+    let out = callers::run_for(
+        Command::new(std::env::var_os("BERTH_PYTHON").unwrap_or_else(|| "python3".into()))
+            .arg(&client)
+            .arg(&d.socket)
+            .arg("berth")
+            .arg(busybox)
+            .arg(&slice),
+        std::time::Duration::from_secs(600),
+    );
+    // The client's timed steps (shown with --nocapture): where the time
+    // went, or where a call hung.
+    eprintln!("{}", common::s(&out.stderr));
+    let log = d.log();
+    let tail: Vec<&str> = log
+        .lines()
+        .skip(log.lines().count().saturating_sub(30))
+        .collect();
+    assert!(
+        out.status.success(),
+        "CRI client failed:\nstdout: {}\nstderr: {}\ncontainerd log (tail): {:?}",
+        common::s(&out.stdout),
+        common::s(&out.stderr),
+        tail
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["state_after_start"], "CONTAINER_RUNNING", "{v}");
+    assert_eq!(v["exec"]["stdout"], "started\nhello-cri\n", "{v}");
+    assert_eq!(v["exec"]["exit_code"], 3, "{v}");
+    // UpdateContainerResources through `berth --systemd-cgroup update`: in
+    // the unit's cgroup, cri-containerd-ID.scope below the pod slice's
+    // nested cgroup (the dash rule), seen from inside and on the host.
+    let ctr = v["container"].as_str().unwrap();
+    assert_eq!(
+        v["memory"]["host_cgroup"],
+        format!("{slice_dir}/cri-containerd-{ctr}.scope").as_str(),
+        "{v}"
+    );
+    assert_eq!(v["memory"]["inside"], "67108864", "{v}");
+    assert_eq!(v["memory"]["host"], "67108864", "{v}");
+    assert_eq!(v["state_after_stop"], "CONTAINER_EXITED", "{v}");
+    assert_eq!(v["exit_after_stop"], 143, "{v}");
+    assert_eq!(v["removed"], true, "{v}");
+    // Every unit below the slice is gone (pod sandbox and container).
+    for d in all_dirs(&slice_dir) {
+        let units: Vec<_> = std::fs::read_dir(&d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| n.ends_with(".scope"))
+            .collect();
+        assert!(units.is_empty(), "units left in {}: {units:?}", d.display());
+    }
+    let left: Vec<_> = std::fs::read_dir(&guard.root)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name())
+                .filter(|n| n != "seccomp~cache")
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "berth state left behind: {left:?}");
+    drop(guard.containerd.take());
+    let mounts = callers::mounts_below(dir.path());
+    assert!(mounts.is_empty(), "mounts left behind: {mounts:?}");
+    drop(guard);
+    for d in all_dirs(&format!("/{top}")) {
+        assert!(!d.exists(), "cgroup left behind: {}", d.display());
+    }
+}

@@ -1,6 +1,7 @@
 """A minimal CRI client for the CRI caller test (the role kubelet plays).
 
 Usage: client.py SOCKET HANDLER IMAGE CGROUP_PARENT
+(CGROUP_PARENT a path, or a slice `a-b.slice` with the systemd driver)
 Compiles cri.proto (beside this file) with grpcio-tools into a temporary
 directory, then, through containerd's CRI plugin with runtime handler
 HANDLER (berth): runs a host-network pod sandbox, creates and starts a
@@ -58,17 +59,29 @@ def exec_out(pb, rt, ctr, cmd):
     return r.stdout.decode().strip()
 
 
-def host_limit(cgroup_parent, ctr):
-    """The container's memory limit read on the host, from the cgroup
-    containerd names for it: CGROUP_PARENT/ID under the v1 memory
-    hierarchy, or under the cgroup2 root when there is no v1 memory."""
+def container_cgroup(cgroup_parent, ctr):
+    """The cgroup containerd names for the container: CGROUP_PARENT/ID, or
+    with the systemd driver (a parent `a-b.slice`) the unit
+    cri-containerd-ID.scope below the slice's nested cgroup
+    (/a.slice/a-b.slice, systemd's dash rule)."""
+    if not cgroup_parent.endswith(".slice"):
+        return os.path.join(cgroup_parent, ctr)
+    parts = cgroup_parent[:-len(".slice")].split("-")
+    slices = ["-".join(parts[:i + 1]) + ".slice" for i in range(len(parts))]
+    return "/" + "/".join(slices + [f"cri-containerd-{ctr}.scope"])
+
+
+def host_limit(cgroup, ctr):
+    """The container's memory limit read on the host, in CGROUP under the
+    v1 memory hierarchy, or under the cgroup2 root when there is no v1
+    memory."""
     for base, name in (("/sys/fs/cgroup/memory", "memory.limit_in_bytes"),
                        ("/sys/fs/cgroup", "memory.max")):
-        path = os.path.join(base, cgroup_parent.lstrip("/"), ctr, name)
+        path = os.path.join(base, cgroup.lstrip("/"), name)
         if os.path.exists(path):
             with open(path) as f:
                 return f.read().strip()
-    sys.exit(f"no memory cgroup for {ctr} under {cgroup_parent}")
+    sys.exit(f"no memory cgroup for {ctr} at {cgroup}")
 
 
 def update_memory(pb, rt, ctr, cgroup_parent):
@@ -81,7 +94,8 @@ def update_memory(pb, rt, ctr, cgroup_parent):
         linux=pb.LinuxContainerResources(memory_limit_in_bytes=NEW_LIMIT),
     ), timeout=180)
     seen["inside"] = exec_out(pb, rt, ctr, LIMIT_INSIDE)
-    seen["host"] = host_limit(cgroup_parent, ctr)
+    seen["host_cgroup"] = container_cgroup(cgroup_parent, ctr)
+    seen["host"] = host_limit(seen["host_cgroup"], ctr)
     return seen
 
 
@@ -126,6 +140,7 @@ def main():
             ),
             sandbox_config=sandbox,
         ), timeout=180).container_id
+        out["container"] = ctr
         step("StartContainer")
         rt.StartContainer(pb.StartContainerRequest(container_id=ctr), timeout=180)
         out["state_after_start"] = pb.ContainerState.Name(
