@@ -762,3 +762,153 @@ fn stdio_pipes_are_handed_to_the_restored_process() {
     stop_and_delete(&f, "c1");
     f.assert_clean();
 }
+
+/// `restore` with the usual `-d --image-path IMAGE --bundle BUNDLE` and
+/// `extra` flags, asserting success.
+fn restore(f: &Fixture, image: &Path, id: &str, extra: &[&str]) {
+    let b = bundle(f);
+    let mut args = vec!["restore", "-d", "--image-path", path(image), "--bundle", &b];
+    args.extend_from_slice(extra);
+    args.push(id);
+    f.ok(&args);
+}
+
+/// Waits (up to 60 s) for `p` to exist with content; returns it.
+fn wait_file(p: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(t) = std::fs::read_to_string(p)
+            && !t.is_empty()
+        {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "{} never appeared", p.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn foreground_restore_waits_and_exits_with_the_status_work_path_and_pid_file() {
+    if !need_criu("foreground_restore_waits_and_exits_with_the_status_work_path_and_pid_file") {
+        return;
+    }
+    let f = counter("cr-fg");
+    // The counter, until /data/stop appears; then exit 7.
+    f.edit(|c| {
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "exec </dev/null >/dev/null 2>&1; i=0; while [ ! -e /data/stop ]; do \
+             i=$((i+1)); echo $i >> /data/count; sleep 0.2; done; exit 7"
+        ]);
+    });
+    let b = bundle(&f);
+    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
+    wait_lines(&f, 3);
+    let image = f.dir.path().join("image");
+    let work = f.dir.path().join("work");
+    f.ok(&[
+        "checkpoint",
+        "--image-path",
+        path(&image),
+        "--work-path",
+        path(&work),
+        "c1",
+    ]);
+    assert_gone(&f, "c1");
+    // CRIU's log went to the work directory, not into the image.
+    let log = std::fs::read_to_string(work.join("dump.log")).unwrap();
+    assert!(log.contains("Dumping finished successfully"), "{log}");
+    assert!(!image.join("dump.log").exists());
+    let frozen = counts(&f).len();
+
+    let rwork = f.dir.path().join("rwork");
+    let pid_file = f.dir.path().join("pid");
+    let err = tempfile::tempfile().unwrap();
+    // No --detach: berth waits for the restored process.
+    let mut child = f
+        .cmd()
+        .args([
+            "restore",
+            "--image-path",
+            path(&image),
+            "--work-path",
+            path(&rwork),
+            "--pid-file",
+            path(&pid_file),
+            "--bundle",
+            &b,
+            "c1",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(err.try_clone().unwrap())
+        .spawn()
+        .unwrap();
+    let pid = wait_file(&pid_file);
+    // runc's format: the bare number, no newline.
+    assert!(pid.bytes().all(|c| c.is_ascii_digit()), "{pid:?}");
+    let st = f.state("c1");
+    assert_eq!(st["status"], "running", "{st}");
+    assert_eq!(st["pid"].as_i64().unwrap().to_string(), pid);
+    let after = wait_lines(&f, frozen + 2);
+    let want: Vec<u64> = (1..=after.len() as u64).collect();
+    assert_eq!(after, want, "frozen at {frozen}");
+    assert!(child.try_wait().unwrap().is_none(), "restore did not wait");
+    let log = std::fs::read_to_string(rwork.join("restore.log")).unwrap();
+    assert!(log.contains("Restore finished successfully"), "{log}");
+    assert!(!image.join("restore.log").exists());
+
+    std::fs::write(f.dir.path().join("data/stop"), b"").unwrap();
+    let status = common::wait_timeout(&mut child, common::TIMEOUT).expect("restore exits");
+    assert_eq!(
+        status.code(),
+        Some(7),
+        "{}",
+        s(&common::read_all(err.try_clone().unwrap()))
+    );
+    // berth deleted the container when it exited.
+    assert_gone(&f, "c1");
+    f.assert_clean();
+}
+
+#[test]
+fn manage_cgroups_modes_reach_criu() {
+    if !need_criu("manage_cgroups_modes_reach_criu") {
+        return;
+    }
+    let f = counter("cr-cgmode");
+    let b = bundle(&f);
+    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
+    wait_lines(&f, 3);
+    let image = f.dir.path().join("image");
+    f.ok(&[
+        "checkpoint",
+        "--leave-running",
+        "--manage-cgroups-mode",
+        "full",
+        "--image-path",
+        path(&image),
+        "c1",
+    ]);
+    stop_and_delete(&f, "c1");
+    // Restored with two other modes, each under its own ID and cgroup:
+    // `ignore` leaves the process in CRIU's own cgroup (berth placed CRIU
+    // in the new container's), `full` restores the image's cgroups and
+    // their properties under that cgroup (CRIU's `cg_root`).
+    for (id, mode) in [("c2", "ignore"), ("c3", "full")] {
+        f.separate_cgroup(id);
+        restore(&f, &image, id, &["--manage-cgroups-mode", mode]);
+        let pid = f.state(id)["pid"].as_i64().unwrap();
+        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        assert!(cg.contains(&format!("cr-cgmode.{id}")), "{mode}: {cg}");
+        let after = wait_lines(&f, counts(&f).len() + 2);
+        assert!(
+            after.windows(2).last().is_some_and(|w| w[1] == w[0] + 1),
+            "{mode}: {after:?}"
+        );
+        stop_and_delete(&f, id);
+    }
+    let err = f.fails(&["checkpoint", "--manage-cgroups-mode", "bogus", "c9"]);
+    assert!(err.contains("bogus"), "{err}");
+    f.assert_clean();
+}
