@@ -8,7 +8,10 @@
 //! image before it calls CRIU.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod callers;
 mod common;
+#[path = "callers/podman.rs"]
+mod podman;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -128,15 +131,7 @@ fn counter_is_frozen_by_checkpoint_and_continues_after_restore() {
     assert_eq!(counts(&f), frozen, "the count moved after the checkpoint");
     assert!(image.join("inventory.img").is_file());
 
-    f.ok(&[
-        "restore",
-        "-d",
-        "--image-path",
-        path(&image),
-        "--bundle",
-        &b,
-        "c1",
-    ]);
+    restore(&f, &image, "c1", &[]);
     let st = f.state("c1");
     assert_eq!(st["status"], "running", "{st}");
     assert!(st["pid"].as_i64().unwrap() > 1);
@@ -178,15 +173,7 @@ fn leave_running_then_restore_as_another_id_that_exec_kill_delete_work_on() {
     // The image restored under another ID (and its own cgroup) continues
     // from the checkpoint's value, not from c1's last one.
     f.separate_cgroup("c2");
-    f.ok(&[
-        "restore",
-        "--detach",
-        "--image-path",
-        path(&image),
-        "--bundle",
-        &b,
-        "c2",
-    ]);
+    restore(&f, &image, "c2", &[]);
     let after = wait_lines(&f, before.len() + 2);
     let resumed = &after[before.len()..];
     let first = resumed[0];
@@ -255,15 +242,7 @@ fn pre_dump_then_dump_with_parent_path() {
     let link = std::fs::read_link(image.join("parent")).unwrap();
     assert_eq!(link, PathBuf::from("../pre"));
     let frozen = counts(&f);
-    f.ok(&[
-        "restore",
-        "-d",
-        "--image-path",
-        path(&image),
-        "--bundle",
-        &b,
-        "c1",
-    ]);
+    restore(&f, &image, "c1", &[]);
     let after = wait_lines(&f, frozen.len() + 2);
     let want: Vec<u64> = (1..=after.len() as u64).collect();
     assert_eq!(after, want);
@@ -483,6 +462,37 @@ fn flags_berth_cannot_honour_are_refused_by_name() {
 }
 
 #[test]
+fn a_namespace_other_than_network_joined_by_path_is_refused_by_name() {
+    let f = Fixture::new("cr-nspath", &["true"]);
+    f.edit(|c| {
+        let list = c["linux"]["namespaces"].as_array_mut().unwrap();
+        list.retain(|n| n["type"] != "ipc");
+        list.push(json!({"type": "ipc", "path": "/proc/1/ns/ipc"}));
+    });
+    let image = fake_image(&f);
+    let b = bundle(&f);
+    let err = f.fails(&[
+        "restore",
+        "-d",
+        "--image-path",
+        path(&image),
+        "--bundle",
+        &b,
+        "c1",
+    ]);
+    assert!(
+        err.contains("linux.namespaces[")
+            && err.contains(
+                "joining a ipc namespace by path is not supported by berth \
+                             (only a network namespace is)"
+            ),
+        "{err}"
+    );
+    assert_gone(&f, "c1");
+    f.assert_clean();
+}
+
+#[test]
 fn checkpoint_needs_an_existing_running_container() {
     let f = Fixture::new("cr-state", &["sleep", "100"]);
     let err = f.fails(&["checkpoint", "nope"]);
@@ -639,15 +649,7 @@ fn a_bind_mount_whose_destination_is_a_symlink_in_the_image() {
     f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
     assert_gone(&f, "c1");
     let frozen = counts(&f);
-    f.ok(&[
-        "restore",
-        "-d",
-        "--image-path",
-        path(&image),
-        "--bundle",
-        &b,
-        "c1",
-    ]);
+    restore(&f, &image, "c1", &[]);
     let after = wait_lines(&f, frozen.len() + 2);
     let want: Vec<u64> = (1..=after.len() as u64).collect();
     assert_eq!(after, want);
@@ -910,5 +912,139 @@ fn manage_cgroups_modes_reach_criu() {
     }
     let err = f.fails(&["checkpoint", "--manage-cgroups-mode", "bogus", "c9"]);
     assert!(err.contains("bogus"), "{err}");
+    f.assert_clean();
+}
+
+#[test]
+fn podman_checkpoints_and_restores_a_container_on_berth() {
+    if !need_criu("podman_checkpoints_and_restores_a_container_on_berth") {
+        return;
+    }
+    if !callers::have("podman") {
+        assert!(
+            std::env::var_os("BERTH_CRIU_REQUIRED").is_none(),
+            "podman is required here (apt-get install podman)"
+        );
+        eprintln!("SKIP podman_checkpoints_and_restores_a_container_on_berth: no podman");
+        return;
+    }
+    let p = podman::Podman::new();
+    let count = p.rootfs.join("count");
+    let lines = || -> Vec<u64> {
+        std::fs::read_to_string(&count)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    };
+    callers::ok(&mut p.run_args(
+        &["-d", "--name", "p1"],
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo $i >> /count; sleep 0.2; done",
+        ],
+    ));
+    callers::wait_for("3 counts", || lines().len() >= 3);
+    // podman asks berth (`checkpoint --help`) whether it can checkpoint,
+    // then runs `berth checkpoint --image-path ... --work-path ...`.
+    callers::ok(p.podman().args(["container", "checkpoint", "p1"]));
+    let out = callers::ok(
+        p.podman()
+            .args(["ps", "-a", "--format", "{{.Names}} {{.Status}}"]),
+    );
+    assert!(out.contains("p1 Exited"), "{out}");
+    let frozen = lines();
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(lines(), frozen, "the count moved after the checkpoint");
+    // conmon runs `berth restore --detach ... --pid-file ... --bundle ...`.
+    callers::ok(p.podman().args(["container", "restore", "p1"]));
+    callers::wait_for("the count to go on", || lines().len() >= frozen.len() + 3);
+    let after = lines();
+    let want: Vec<u64> = (1..=after.len() as u64).collect();
+    assert_eq!(after, want, "frozen at {frozen:?}");
+    let out = callers::ok(p.podman().args(["exec", "p1", "cat", "/proc/1/cmdline"]));
+    assert!(out.starts_with("sh\u{0}-c\u{0}"), "{out:?}");
+    callers::ok(p.podman().args(["stop", "-t", "1", "p1"]));
+    callers::ok(p.podman().args(["rm", "p1"]));
+    p.finish();
+}
+
+/// A network namespace pinned by a file in a private bind mount of its
+/// own; unpinned and unmounted when dropped.
+struct PinnedNetns {
+    dir: PathBuf,
+}
+
+impl PinnedNetns {
+    fn new(dir: PathBuf) -> Self {
+        std::fs::create_dir(&dir).unwrap();
+        let d = dir.display();
+        let me = Self { dir: dir.clone() };
+        let st = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "mount --bind {d} {d} && mount --make-private {d} && touch {d}/net && \
+                 unshare --net={d}/net true"
+            ))
+            .status()
+            .unwrap();
+        assert!(st.success(), "pin a network namespace in {d}");
+        me
+    }
+
+    fn file(&self) -> PathBuf {
+        self.dir.join("net")
+    }
+}
+
+impl Drop for PinnedNetns {
+    fn drop(&mut self) {
+        let d = self.dir.display();
+        let _ = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("umount {d}/net; umount {d}"))
+            .status();
+    }
+}
+
+fn inode(p: &Path) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap())
+}
+
+#[test]
+fn a_network_namespace_joined_by_path_stays_outside_the_image() {
+    if !need_criu("a_network_namespace_joined_by_path_stays_outside_the_image") {
+        return;
+    }
+    let f = counter("cr-netns");
+    let ns = PinnedNetns::new(f.dir.path().join("ns"));
+    let file = ns.file();
+    f.edit(|c| {
+        let list = c["linux"]["namespaces"].as_array_mut().unwrap();
+        list.retain(|n| n["type"] != "network");
+        list.push(json!({"type": "network", "path": file}));
+    });
+    let want = format!("net:[{}]", inode(&file));
+    let b = bundle(&f);
+    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
+    wait_lines(&f, 3);
+    let image = f.dir.path().join("image");
+    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
+    assert_gone(&f, "c1");
+    let frozen = counts(&f);
+    restore(&f, &image, "c1", &[]);
+    // The restored process is in the pinned namespace again (CRIU got it
+    // through inherit_fd), seen from inside and from the host.
+    let inside = f.ok(&["exec", "c1", "readlink", "/proc/self/ns/net"]);
+    assert_eq!(inside.trim(), want);
+    let pid = f.state("c1")["pid"].as_i64().unwrap();
+    let host = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    assert_eq!(host.to_string_lossy(), want);
+    let after = wait_lines(&f, frozen.len() + 2);
+    let want: Vec<u64> = (1..=after.len() as u64).collect();
+    assert_eq!(after, want);
+    stop_and_delete(&f, "c1");
+    drop(ns);
     f.assert_clean();
 }

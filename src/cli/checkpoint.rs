@@ -1,9 +1,9 @@
-//! `berth checkpoint`.
+//! `berth checkpoint`, and the CRIU flags it shares with `restore`.
 
 use std::path::PathBuf;
 
 use crate::criu::CgMode;
-use crate::ops::{self, CheckpointOptions, Runtime};
+use crate::ops::{self, CheckpointOptions, CriuOptions, Runtime};
 
 /// Values of `--manage-cgroups-mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -25,30 +25,19 @@ impl From<CgroupsMode> for CgMode {
     }
 }
 
-/// Arguments of `checkpoint`.
+/// runc's CRIU flags that `checkpoint` and `restore` both take.
 #[derive(Debug, clap::Args)]
 #[group(skip)]
-pub struct Args {
-    /// Container ID.
-    pub id: String,
-    /// Directory for the image files.
+pub struct CriuArgs {
+    /// Directory of the image files.
     #[arg(long = "image-path", default_value = "checkpoint")]
     pub image_path: PathBuf,
     /// Directory for CRIU's log and work files (default: the image path).
     #[arg(long = "work-path")]
     pub work_path: Option<PathBuf>,
-    /// Image of a previous pre-dump to build on.
-    #[arg(long = "parent-path")]
-    pub parent_path: Option<PathBuf>,
-    /// Leave the container running after the checkpoint.
-    #[arg(long = "leave-running")]
-    pub leave_running: bool,
     /// Allow open TCP connections.
     #[arg(long = "tcp-established")]
     pub tcp_established: bool,
-    /// Skip in-flight TCP connections.
-    #[arg(long = "tcp-skip-in-flight")]
-    pub tcp_skip_in_flight: bool,
     /// Allow external unix sockets.
     #[arg(long = "ext-unix-sk")]
     pub ext_unix_sk: bool,
@@ -58,6 +47,71 @@ pub struct Args {
     /// Handle file locks.
     #[arg(long = "file-locks")]
     pub file_locks: bool,
+    /// Cgroup handling by CRIU.
+    #[arg(long = "manage-cgroups-mode", value_enum)]
+    pub manage_cgroups_mode: Option<CgroupsMode>,
+    /// Namespace CRIU leaves out (not supported by berth).
+    #[arg(long = "empty-ns")]
+    pub empty_ns: Option<String>,
+    /// Deduplicate against the parent image.
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+    /// Restore memory lazily (not supported by berth).
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+}
+
+impl CriuArgs {
+    /// Refuses, by name, the shared flags berth does not implement.
+    pub fn refuse_unsupported(&self, command: &str) -> anyhow::Result<()> {
+        refuse(
+            command,
+            &[
+                (self.empty_ns.is_some(), "--empty-ns"),
+                (self.lazy_pages, "--lazy-pages"),
+            ],
+        )
+    }
+
+    pub fn options(self) -> CriuOptions {
+        CriuOptions {
+            image_path: self.image_path,
+            work_path: self.work_path,
+            tcp_established: self.tcp_established,
+            ext_unix_sk: self.ext_unix_sk,
+            shell_job: self.shell_job,
+            file_locks: self.file_locks,
+            auto_dedup: self.auto_dedup,
+            manage_cgroups_mode: self.manage_cgroups_mode.map(Into::into),
+        }
+    }
+}
+
+/// `<command> <flag> is not supported by berth` for the first flag set.
+pub fn refuse(command: &str, flags: &[(bool, &str)]) -> anyhow::Result<()> {
+    if let Some((_, flag)) = flags.iter().find(|(set, _)| *set) {
+        anyhow::bail!("{command} {flag} is not supported by berth");
+    }
+    Ok(())
+}
+
+/// Arguments of `checkpoint`.
+#[derive(Debug, clap::Args)]
+#[group(skip)]
+pub struct Args {
+    /// Container ID.
+    pub id: String,
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Image of a previous pre-dump to build on.
+    #[arg(long = "parent-path")]
+    pub parent_path: Option<PathBuf>,
+    /// Leave the container running after the checkpoint.
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Skip in-flight TCP connections.
+    #[arg(long = "tcp-skip-in-flight")]
+    pub tcp_skip_in_flight: bool,
     /// Allow link remapping (open unlinked files).
     #[arg(long = "link-remap")]
     pub link_remap: bool,
@@ -70,45 +124,24 @@ pub struct Args {
     /// Descriptor CRIU notifies when the lazy-pages server is ready (not supported).
     #[arg(long = "status-fd")]
     pub status_fd: Option<i32>,
-    /// Restore memory lazily (not supported by berth).
-    #[arg(long = "lazy-pages")]
-    pub lazy_pages: bool,
-    /// Cgroup handling by CRIU.
-    #[arg(long = "manage-cgroups-mode", value_enum)]
-    pub manage_cgroups_mode: Option<CgroupsMode>,
-    /// Namespace to leave out of the image (not supported by berth).
-    #[arg(long = "empty-ns")]
-    pub empty_ns: Option<String>,
-    /// Deduplicate against the parent image.
-    #[arg(long = "auto-dedup")]
-    pub auto_dedup: bool,
 }
 
 pub fn run(rt: &Runtime, a: Args) -> anyhow::Result<i32> {
-    for (set, flag) in [
-        (a.page_server.is_some(), "--page-server"),
-        (a.status_fd.is_some(), "--status-fd"),
-        (a.lazy_pages, "--lazy-pages"),
-        (a.empty_ns.is_some(), "--empty-ns"),
-    ] {
-        if set {
-            anyhow::bail!("checkpoint {flag} is not supported by berth");
-        }
-    }
+    refuse(
+        "checkpoint",
+        &[
+            (a.page_server.is_some(), "--page-server"),
+            (a.status_fd.is_some(), "--status-fd"),
+        ],
+    )?;
+    a.criu.refuse_unsupported("checkpoint")?;
     let opts = CheckpointOptions {
-        image_path: a.image_path,
-        work_path: a.work_path,
+        criu: a.criu.options(),
         parent_path: a.parent_path,
         leave_running: a.leave_running,
-        tcp_established: a.tcp_established,
         tcp_skip_in_flight: a.tcp_skip_in_flight,
-        ext_unix_sk: a.ext_unix_sk,
-        shell_job: a.shell_job,
-        file_locks: a.file_locks,
         link_remap: a.link_remap,
         pre_dump: a.pre_dump,
-        auto_dedup: a.auto_dedup,
-        manage_cgroups_mode: a.manage_cgroups_mode.map(Into::into),
     };
     ops::checkpoint(rt, &a.id, &opts)?;
     Ok(0)

@@ -399,7 +399,10 @@ mod tests {
             panic!()
         };
         assert_eq!((c.id.as_str(), c.leave_running), ("c1", true));
-        assert_eq!(c.manage_cgroups_mode, Some(checkpoint::CgroupsMode::Full));
+        assert_eq!(
+            c.criu.manage_cgroups_mode,
+            Some(checkpoint::CgroupsMode::Full)
+        );
         let args = go_style_flags(
             [
                 "berth",
@@ -416,7 +419,7 @@ mod tests {
             panic!()
         };
         assert!(r.detach && r.no_subreaper);
-        assert_eq!(r.image_path, PathBuf::from("checkpoint"));
+        assert_eq!(r.criu.image_path, PathBuf::from("checkpoint"));
         assert!(
             Cli::try_parse_from(["berth", "checkpoint", "--manage-cgroups-mode", "x", "c"])
                 .is_err()

@@ -22,6 +22,13 @@ pub const MIN_VERSION: Version = Version {
 /// Since 3.14 CRIU can freeze a cgroup v2 (`freeze_cgroup` on a cgroup2 path).
 pub const V2_FREEZE_VERSION: i64 = 31400;
 
+/// Since 3.11 CRIU takes an external network namespace (`external` on
+/// dump, `inherit_fd` on restore; runc's minimum for it too).
+pub const EXT_NET_VERSION: i64 = 31100;
+
+/// The key CRIU's image names an external network namespace by (runc's).
+pub const EXT_NET_KEY: &str = "extRootNetNS";
+
 /// Failures talking to CRIU or reading a checkpoint image.
 #[derive(Debug, thiserror::Error)]
 pub enum CriuError {

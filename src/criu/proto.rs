@@ -58,6 +58,8 @@ pub struct Opts {
     pub rst_sibling: bool,
     /// `inherit_fd`: (key, descriptor in CRIU's process).
     pub inherit_fd: Vec<(String, i32)>,
+    /// `external`: resources outside the image (`net[<inode>]:<key>`).
+    pub external: Vec<String>,
     pub manage_cgroups_mode: Option<CgMode>,
     pub freeze_cgroup: Option<String>,
     pub tcp_skip_in_flight: bool,
@@ -206,6 +208,9 @@ impl Opts {
         }
         if let Some(mode) = self.manage_cgroups_mode {
             e.uint(34, mode as u64);
+        }
+        for x in &self.external {
+            e.bytes(37, x.as_bytes());
         }
         e.string(44, self.freeze_cgroup.as_deref());
         e.flag(46, self.tcp_skip_in_flight);
@@ -426,6 +431,25 @@ mod tests {
         // The same request serialised by python3-protobuf with CRIU's rpc_pb2.
         let want = "0801123a080510ac021801520864756d702e6c6f678801ffffffffffffffffff01ba01080a022f\
                     6112022f62da010c0a08706970653a5b315d1000900203";
+        assert_eq!(hex(&req.encode()), want.replace(' ', ""));
+    }
+
+    #[test]
+    fn external_namespace_bytes() {
+        let req = Req {
+            kind: ReqType::Restore,
+            opts: Some(Opts {
+                images_dir_fd: 5,
+                inherit_fd: vec![("extRootNetNS".into(), 7)],
+                external: vec!["net[4026532000]:extRootNetNS".into()],
+                ..Opts::default()
+            }),
+            notify_success: false,
+        };
+        // python3-protobuf with CRIU's rpc_pb2: criu_req(type=RESTORE, opts=
+        // criu_opts(images_dir_fd=5, external=[...], inherit_fd=[...])).
+        let want = "080212340805da01100a0c657874526f6f744e65744e531007aa021c6e65745b\
+                    343032363533323030305d3a657874526f6f744e65744e53";
         assert_eq!(hex(&req.encode()), want.replace(' ', ""));
     }
 

@@ -5,28 +5,35 @@ use std::path::{Path, PathBuf};
 
 use super::{OpsError, Result, Runtime};
 use crate::criu::{self, CgMode, Opts, Req, ReqType, Swrk, image};
-use crate::spec::{self, Config, MountKind};
+use crate::spec::{self, Config, MountKind, NsKind};
 use crate::state::{CONFIG_FILE, ContainerState, DeleteAction, Status, TransitionError};
 
-/// Options of `checkpoint` (runc's flags that berth implements).
+/// The CRIU options `checkpoint` and `restore` share (runc's flags of the
+/// same names).
 #[derive(Debug, Clone, Default)]
-pub struct CheckpointOptions {
+pub struct CriuOptions {
     pub image_path: PathBuf,
     pub work_path: Option<PathBuf>,
-    pub parent_path: Option<PathBuf>,
-    pub leave_running: bool,
     pub tcp_established: bool,
-    pub tcp_skip_in_flight: bool,
     pub ext_unix_sk: bool,
     pub shell_job: bool,
     pub file_locks: bool,
-    pub link_remap: bool,
-    pub pre_dump: bool,
     pub auto_dedup: bool,
     pub manage_cgroups_mode: Option<CgMode>,
 }
 
-/// Checkpoints container `id` into `opts.image_path`.
+/// Options of `checkpoint` (runc's flags that berth implements).
+#[derive(Debug, Clone, Default)]
+pub struct CheckpointOptions {
+    pub criu: CriuOptions,
+    pub parent_path: Option<PathBuf>,
+    pub leave_running: bool,
+    pub tcp_skip_in_flight: bool,
+    pub link_remap: bool,
+    pub pre_dump: bool,
+}
+
+/// Checkpoints container `id` into `opts.criu.image_path`.
 pub fn checkpoint(rt: &Runtime, id: &str, opts: &CheckpointOptions) -> Result<()> {
     let dir = rt.store.open(id)?;
     let state = dir.load()?;
@@ -40,8 +47,9 @@ pub fn checkpoint(rt: &Runtime, id: &str, opts: &CheckpointOptions) -> Result<()
     let config = saved_config(&dir.file(CONFIG_FILE), &state)?;
     refuse_unsupported(&config)?;
     let (criu_bin, version) = criu::require()?;
-    let image = image::open_dir("--image-path", &opts.image_path, true)?;
+    let image = image::open_dir("--image-path", &opts.criu.image_path, true)?;
     let work = opts
+        .criu
         .work_path
         .as_deref()
         .map(|p| image::open_dir("--work-path", p, true))
@@ -76,21 +84,22 @@ pub fn checkpoint(rt: &Runtime, id: &str, opts: &CheckpointOptions) -> Result<()
             log_file: Some(log.into()),
             root: Some(state.rootfs.to_string_lossy().into_owned()),
             manage_cgroups: true,
-            manage_cgroups_mode: opts.manage_cgroups_mode,
+            manage_cgroups_mode: opts.criu.manage_cgroups_mode,
             notify_scripts: true,
             orphan_pts_master: true,
             leave_running: opts.leave_running || opts.pre_dump,
-            tcp_established: opts.tcp_established,
+            tcp_established: opts.criu.tcp_established,
             tcp_skip_in_flight: opts.tcp_skip_in_flight,
-            ext_unix_sk: opts.ext_unix_sk,
-            shell_job: opts.shell_job,
-            file_locks: opts.file_locks,
+            ext_unix_sk: opts.criu.ext_unix_sk,
+            shell_job: opts.criu.shell_job,
+            file_locks: opts.criu.file_locks,
             link_remap: opts.link_remap,
-            auto_dedup: opts.auto_dedup,
+            auto_dedup: opts.criu.auto_dedup,
             track_mem: opts.pre_dump || parent_img.is_some(),
             parent_img,
             ext_mnt: dump_ext_mounts(&config, pid),
             freeze_cgroup: freeze_cgroup(&state, version.number()),
+            external: external_netns(&config, pid, version.number())?,
             ..Opts::default()
         }),
         notify_success: false,
@@ -134,16 +143,50 @@ pub(super) fn refuse_unsupported(config: &Config) -> Result<()> {
                 .into(),
         ));
     }
+    // A network namespace joined by path is declared to CRIU as external
+    // (as runc does); the others are not.
     if let Some((i, n)) = config
         .namespaces
         .iter()
         .enumerate()
-        .find(|(_, n)| n.path.is_some())
+        .find(|(_, n)| n.path.is_some() && n.kind != NsKind::Net)
     {
         return Err(OpsError::Invalid(format!(
             "linux.namespaces[{i}]: checkpoint/restore of a container joining a {} namespace \
-             by path is not supported by berth",
+             by path is not supported by berth (only a network namespace is)",
             n.kind.spec_name()
+        )));
+    }
+    Ok(())
+}
+
+/// The network namespace joined by path, for the dump: CRIU leaves it out
+/// of the image and names it `extRootNetNS` (`net[<inode>]:<key>`, the
+/// inode of the namespace the init is in). Restore hands the namespace
+/// back under that key.
+fn external_netns(config: &Config, pid: i32, version: i64) -> Result<Vec<String>> {
+    if config
+        .namespace(NsKind::Net)
+        .is_none_or(|n| n.path.is_none())
+    {
+        return Ok(Vec::new());
+    }
+    need_ext_net(version)?;
+    let p = format!("/proc/{pid}/ns/net");
+    let meta = std::fs::metadata(&p).map_err(OpsError::io(format!("stat {p}")))?;
+    Ok(vec![format!(
+        "net[{}]:{}",
+        std::os::unix::fs::MetadataExt::ino(&meta),
+        criu::EXT_NET_KEY
+    )])
+}
+
+/// CRIU takes an external network namespace since 3.11.
+pub(super) fn need_ext_net(version: i64) -> Result<()> {
+    if version < criu::EXT_NET_VERSION {
+        return Err(OpsError::Invalid(format!(
+            "checkpoint/restore of a container joining a network namespace by path needs \
+             CRIU 3.11 or newer (found {version})"
         )));
     }
     Ok(())

@@ -25,7 +25,7 @@ mod update;
 
 use std::path::PathBuf;
 
-pub use checkpoint::{CheckpointOptions, checkpoint};
+pub use checkpoint::{CheckpointOptions, CriuOptions, checkpoint};
 pub use create::{CreateOptions, create};
 pub use delete::delete;
 pub use events::{events, parse_duration};

@@ -9,32 +9,26 @@ use std::path::{Path, PathBuf};
 
 use nix::unistd::Pid;
 
+use super::checkpoint::CriuOptions;
 use super::create::{Bundle, Cleanup, CreateOptions, write_pid_file};
 use super::{OpsError, Result, Runtime};
 use crate::cgroups::Manager;
-use crate::criu::{self, CgMode, CriuError, Notify, Opts, Req, ReqType, Swrk, image};
+use crate::criu::{self, CriuError, Notify, Opts, Req, ReqType, Swrk, image};
 use crate::proc::ProcessId;
 use crate::rootpath;
-use crate::spec::{Config, MountKind};
+use crate::spec::{Config, MountKind, NsKind};
 use crate::state::{ContainerDir, SpecState, Status};
 use crate::sys;
 
 /// Options of `restore` (runc's flags that berth implements).
 #[derive(Debug, Clone, Default)]
 pub struct RestoreOptions {
-    pub image_path: PathBuf,
-    pub work_path: Option<PathBuf>,
+    pub criu: CriuOptions,
     pub bundle: PathBuf,
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
     pub no_subreaper: bool,
-    pub tcp_established: bool,
-    pub ext_unix_sk: bool,
-    pub shell_job: bool,
-    pub file_locks: bool,
-    pub auto_dedup: bool,
-    pub manage_cgroups_mode: Option<CgMode>,
 }
 
 const LOG: &str = "restore.log";
@@ -66,17 +60,19 @@ pub fn restore(rt: &Runtime, id: &str, opts: &RestoreOptions) -> Result<i32> {
         _ => {}
     }
     // The image is untrusted: check it before anything is created.
-    let image = image::open_dir("--image-path", &opts.image_path, false)?;
+    let image = image::open_dir("--image-path", &opts.criu.image_path, false)?;
     image::check_image(&image.path)?;
     let descriptors = image::read_descriptors(&image.path)?;
     let work = opts
+        .criu
         .work_path
         .as_deref()
         .map(|p| image::open_dir("--work-path", p, true))
         .transpose()?;
     let log_dir = work.as_ref().map_or(&image.path, |w| &w.path).clone();
     image::check_log_target(&log_dir, LOG)?;
-    let (criu_bin, _) = criu::require()?;
+    let (criu_bin, version) = criu::require()?;
+    let netns = external_netns(config, version.number())?;
     let console = opts
         .console_socket
         .as_deref()
@@ -112,18 +108,18 @@ pub fn restore(rt: &Runtime, id: &str, opts: &RestoreOptions) -> Result<i32> {
             root: Some(root.to_string_lossy().into_owned()),
             rst_sibling: true,
             manage_cgroups: true,
-            manage_cgroups_mode: opts.manage_cgroups_mode,
+            manage_cgroups_mode: opts.criu.manage_cgroups_mode,
             cg_root: cgroup_roots(criu_pid)?,
             notify_scripts: true,
             orphan_pts_master: true,
             evasive_devices: true,
-            tcp_established: opts.tcp_established,
-            ext_unix_sk: opts.ext_unix_sk,
-            shell_job: opts.shell_job,
-            file_locks: opts.file_locks,
-            auto_dedup: opts.auto_dedup,
+            tcp_established: opts.criu.tcp_established,
+            ext_unix_sk: opts.criu.ext_unix_sk,
+            shell_job: opts.criu.shell_job,
+            file_locks: opts.criu.file_locks,
+            auto_dedup: opts.criu.auto_dedup,
             ext_mnt: restore_ext_mounts(config),
-            inherit_fd: image::inherit_pipes(&descriptors),
+            inherit_fd: inherited(&descriptors, netns.as_ref()),
             ..Opts::default()
         }),
         notify_success: false,
@@ -302,6 +298,34 @@ fn prepare_mountpoints(config: &Config) -> Result<()> {
         made.map_err(|e| OpsError::Invalid(format!("{what}: {e}")))?;
     }
     Ok(())
+}
+
+/// The network namespace the config joins by path, opened for CRIU to
+/// inherit (no close-on-exec: CRIU takes it as its own descriptor).
+fn external_netns(config: &Config, version: i64) -> Result<Option<OwnedFd>> {
+    let Some(path) = config.namespace(NsKind::Net).and_then(|n| n.path.as_ref()) else {
+        return Ok(None);
+    };
+    super::checkpoint::need_ext_net(version)?;
+    let what = || format!("linux.namespaces: network namespace {}", path.display());
+    let f = std::fs::File::open(path).map_err(OpsError::io(what()))?;
+    let fd = OwnedFd::from(f);
+    nix::fcntl::fcntl(
+        &fd,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .map_err(OpsError::sys(what()))?;
+    Ok(Some(fd))
+}
+
+/// `inherit_fd`: the stdio pipes of `descriptors.json` (berth's fds 0-2),
+/// and the external network namespace under the key the dump gave it.
+fn inherited(descriptors: &[String], netns: Option<&OwnedFd>) -> Vec<(String, i32)> {
+    let mut out = image::inherit_pipes(descriptors);
+    if let Some(fd) = netns {
+        out.push((criu::EXT_NET_KEY.into(), fd.as_raw_fd()));
+    }
+    out
 }
 
 /// External mounts for restore, keyed by the names the dump put in the

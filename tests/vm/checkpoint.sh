@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs inside the VM (Debian's 6.1 kernel, pure cgroup v2): the
+# Runs inside the VM (Debian's 6.1 kernel, pure cgroup v2, or v1 only with
+# BERTH_VM_CGROUP=v1): the
 # checkpoint/restore tests (tests/checkpoint.rs) with a working CRIU (the
 # host's, shared through /usr). BERTH_CRIU_REQUIRED makes a test that
 # would skip for want of CRIU fail instead.
