@@ -134,20 +134,30 @@ impl Conn {
         }
     }
 
+    /// `AUTH EXTERNAL` with the empty identity, pipelined as sd-bus does
+    /// it: the whole exchange (`AUTH EXTERNAL`, `DATA`, `BEGIN`) in one
+    /// write, then the server's `DATA` and `OK` lines are read; the first
+    /// message is sent only after `OK`. systemd's own server (sd-bus, the
+    /// private socket) keeps the bytes after `BEGIN` from the read that
+    /// ended the authentication in its buffer and only looks at them on the
+    /// next readable event: a first call written right after a separate
+    /// `BEGIN` could arrive in that same read and stay unanswered until the
+    /// client hung up. With `BEGIN` in the first write it is always read
+    /// before the first call is sent.
     fn auth(&mut self, path: &str) -> Result<()> {
         let what = format!("authentication on {path}");
-        self.send_raw(&what, b"\0AUTH EXTERNAL\r\n")?;
-        let l = self.line(&what)?;
-        if l.starts_with("DATA") {
-            self.send_raw(&what, b"DATA\r\n")?;
-            let l = self.line(&what)?;
-            if !l.starts_with("OK") {
-                return Err(DbusError::Protocol { what, msg: l });
-            }
-        } else if !l.starts_with("OK") {
-            return Err(DbusError::Protocol { what, msg: l });
+        self.send_raw(&what, b"\0AUTH EXTERNAL\r\nDATA\r\nBEGIN\r\n")?;
+        let mut l = self.line(&what)?;
+        // A server that asks for the (empty) identity first; an older
+        // sd-bus answers `OK` straight away.
+        if l == "DATA" || l.starts_with("DATA ") {
+            l = self.line(&what)?;
         }
-        self.send_raw(&what, b"BEGIN\r\n")
+        if l.starts_with("OK") {
+            Ok(())
+        } else {
+            Err(DbusError::Protocol { what, msg: l })
+        }
     }
 
     /// Sends a method call and returns its serial.

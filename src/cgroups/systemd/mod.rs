@@ -54,10 +54,12 @@ fn err(e: impl std::fmt::Display) -> CgroupError {
     CgroupError::Systemd(e.to_string())
 }
 
-/// A connection to systemd: the system bus, else (as root) systemd's
-/// private socket. One per operation.
+/// A connection to systemd: as root its private socket (as `systemctl`
+/// and runc use it), else the system bus. One per operation.
 struct Bus {
     conn: Conn,
+    /// Empty on the private socket (a direct connection: no bus daemon,
+    /// no destination).
     dest: &'static str,
 }
 
@@ -90,7 +92,14 @@ fn user_bus_path(address: Option<&str>, runtime_dir: Option<&str>) -> Option<Pat
 }
 
 impl Bus {
+    /// Connects and subscribes to the job signals: for a caller that
+    /// waits for a job.
     fn open() -> Result<Bus> {
+        Self::subscribe(Self::connect()?)
+    }
+
+    /// Connects only (authentication, and `Hello` on a message bus).
+    fn connect() -> Result<Bus> {
         if user_manager() {
             let address = std::env::var("DBUS_SESSION_BUS_ADDRESS").ok();
             let runtime = std::env::var("XDG_RUNTIME_DIR").ok();
@@ -99,22 +108,20 @@ impl Bus {
             })?;
             let conn = Conn::connect(&path, true, TIMEOUT)
                 .map_err(|e| err(format!("user bus {}: {e}", path.display())))?;
-            return Self::subscribe(Bus { conn, dest: DEST });
+            return Ok(Bus { conn, dest: DEST });
         }
-        // The system bus first: systemd 252 on its private socket can
-        // leave a call that follows `BEGIN` closely unread until the
-        // client hangs up (seen in the test VM: Subscribe answered only
-        // after our 30 s timeout). The private socket is the fallback for
-        // root when no bus daemon runs.
+        // Root talks to systemd directly on its private socket: no bus
+        // daemon between (each call would pass through dbus-daemon too),
+        // no `Hello`, no `AddMatch`. The system bus otherwise.
         let root = nix::unistd::geteuid().is_root();
         let private = Path::new("/run/systemd/private");
         let sys = Path::new("/run/dbus/system_bus_socket");
         let (conn, dest) = if let Some(bus) = test_bus() {
             (Conn::connect(&bus, true, timeout()), DEST)
-        } else if sys.exists() || !root || !private.exists() {
-            (Conn::connect(sys, true, timeout()), DEST)
-        } else {
+        } else if root && private.exists() {
             (Conn::connect(private, false, timeout()), "")
+        } else {
+            (Conn::connect(sys, true, timeout()), DEST)
         };
         Self::subscribe(Bus {
             conn: conn.map_err(err)?,
@@ -122,20 +129,25 @@ impl Bus {
         })
     }
 
+    /// Asks for the `JobRemoved` signals, before the call that makes the
+    /// job (so that its signal cannot pass unseen). systemd sends its
+    /// signals to every direct connection unconditionally, so the private
+    /// socket needs neither `AddMatch` nor `Subscribe`.
     fn subscribe(mut b: Bus) -> Result<Bus> {
-        if !b.dest.is_empty() {
-            b.conn
-                .call(
-                    "org.freedesktop.DBus",
-                    "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus",
-                    "AddMatch",
-                    &[Value::str(
-                        "type='signal',sender='org.freedesktop.systemd1',interface='org.freedesktop.systemd1.Manager',member='JobRemoved'",
-                    )],
-                )
-                .map_err(err)?;
+        if b.dest.is_empty() {
+            return Ok(b);
         }
+        b.conn
+            .call(
+                "org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus",
+                "AddMatch",
+                &[Value::str(
+                    "type='signal',sender='org.freedesktop.systemd1',interface='org.freedesktop.systemd1.Manager',member='JobRemoved'",
+                )],
+            )
+            .map_err(err)?;
         b.call("Subscribe", &[]).map_err(err)?;
         Ok(b)
     }
@@ -386,8 +398,22 @@ impl Systemd {
         Ok(())
     }
 
+    /// Stops the unit. A scope is usually gone already (systemd stops it
+    /// when its last process exits and drops it): `GetUnit` answers
+    /// `NoSuchUnit` and nothing more is asked. Otherwise (a slice, a
+    /// running or a failed unit) as runc does: `StopUnit`, wait for its
+    /// job, `ResetFailedUnit`.
     fn stop(&self) -> Result<()> {
-        let mut bus = Bus::open()?;
+        let mut bus = Bus::connect()?;
+        match bus.call("GetUnit", &[Value::str(&self.unit)]) {
+            Ok(_) => {}
+            Err(DbusError::Remote { name, .. }) if name.ends_with("NoSuchUnit") => {
+                tracing::debug!("systemd: {} is gone already", self.unit);
+                return Ok(());
+            }
+            Err(e) => return Err(err(e)),
+        }
+        let mut bus = Bus::subscribe(bus)?;
         match bus.call("StopUnit", &[Value::str(&self.unit), Value::str("replace")]) {
             Ok(r) => {
                 let job = r.first().and_then(Value::as_str).unwrap_or("").to_string();
@@ -420,7 +446,8 @@ impl Manager for Systemd {
 
     fn update(&self, resources: &LinuxResources) -> Result<()> {
         let ps = self.resource_props(resources, true)?;
-        let mut bus = Bus::open()?;
+        // No job to wait for: no subscription.
+        let mut bus = Bus::connect()?;
         // On v1 systemd applies device properties as `devices.deny a`, then
         // each allow: freeze the container meanwhile (as runc does) so
         // that it never sees that window, unless it is paused already.
