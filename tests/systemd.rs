@@ -911,3 +911,210 @@ fn checkpoint_and_restore_into_a_transient_scope() {
     sd(&f, &["delete", "c1"]);
     assert_gone(&f, &unit, &cg);
 }
+
+/// The rootless test user's own systemd manager (`user@UID.service`),
+/// started as logind starts it for a lingering user, and stopped (with
+/// its runtime directory) when dropped.
+struct UserManager {
+    user: common::rootless::User,
+    xdg: PathBuf,
+}
+
+impl UserManager {
+    fn start() -> Self {
+        let user = common::rootless::user();
+        let unit = format!("user@{}.service", user.uid);
+        let linger = PathBuf::from("/var/lib/systemd/linger");
+        std::fs::create_dir_all(&linger).unwrap();
+        std::fs::write(linger.join(common::rootless::USER), "").unwrap();
+        let (ok, out) = systemctl(&["start", &unit]);
+        assert!(ok, "systemctl start {unit}: {out}");
+        let xdg = PathBuf::from(format!("/run/user/{}", user.uid));
+        let bus = xdg.join("bus");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !bus.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no user bus at {}",
+                bus.display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Self { user, xdg }
+    }
+
+    /// `program` as the user, with the user manager's runtime directory.
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = self.user.command(program, &self.xdg);
+        c.stdin(std::process::Stdio::null());
+        c
+    }
+
+    /// `systemctl --user show -p prop --value unit`, as the user.
+    fn show(&self, unit: &str, prop: &str) -> String {
+        let o = self
+            .command("systemctl")
+            .args(["--user", "show", "-p", prop, "--value", unit])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+}
+
+impl Drop for UserManager {
+    fn drop(&mut self) {
+        let _ = systemctl(&["stop", &format!("user@{}.service", self.user.uid)]);
+        let _ = std::fs::remove_file(
+            PathBuf::from("/var/lib/systemd/linger").join(common::rootless::USER),
+        );
+    }
+}
+
+/// berth as the rootless user; output through files (the container keeps
+/// inherited pipes open); a command that outlives `TIMEOUT` fails.
+fn rootless_berth(m: &UserManager, dir: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let out = tempfile::tempfile().unwrap();
+    let err = tempfile::tempfile().unwrap();
+    let mut child = m
+        .command(common::berth_bin())
+        .arg("--debug")
+        .args(args)
+        .current_dir(dir)
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap())
+        .spawn()
+        .unwrap();
+    let status = common::wait_timeout(&mut child, common::TIMEOUT).unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "berth {args:?} (rootless) did not finish within {:?}",
+            common::TIMEOUT
+        )
+    });
+    let (out, err) = (common::read_all(out), common::read_all(err));
+    let text = common::s(&out);
+    if !status.success() {
+        return (false, format!("{text}{}", common::s(&err)));
+    }
+    (true, text)
+}
+
+#[test]
+#[ignore = "needs systemd as PID 1: the systemd VM runs it"]
+fn rootless_through_the_user_manager() {
+    let _lock = shared();
+    if !unified() {
+        // systemd delegates controllers to a user manager on cgroup v2 only.
+        eprintln!("skipped: a user manager gets no controllers on a hybrid host");
+        return;
+    }
+    let m = UserManager::start();
+    let (uid, gid) = (m.user.uid, m.user.gid);
+    let dir = tempfile::Builder::new()
+        .prefix("berth-sd-rootless-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let bundle = dir.path().join("bundle");
+    common::make_rootfs(&bundle.join("rootfs"));
+    common::rootless::chown_tree(dir.path(), uid, gid);
+    let ok = |args: &[&str]| {
+        let (ok, out) = rootless_berth(&m, dir.path(), args);
+        assert!(ok, "berth {args:?} (rootless) failed:\n{out}");
+        out
+    };
+    let b = bundle.to_string_lossy().to_string();
+    ok(&["spec", "--rootless", "--bundle", &b]);
+    let config_path = bundle.join("config.json");
+    let mut c: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
+    c["process"]["terminal"] = json!(false);
+    c["process"]["args"] = json!(["sleep", "1000"]);
+    c["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 20}});
+    std::fs::write(&config_path, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    std::os::unix::fs::chown(&config_path, Some(uid), Some(gid)).unwrap();
+
+    let n = name("ul");
+    let id = n.as_str();
+    let unit = format!("berth-{id}.scope");
+    let mut guard = Deleter {
+        m: &m,
+        dir: dir.path(),
+        id,
+        armed: true,
+    };
+    ok(&["--systemd-cgroup", "create", "--bundle", &b, id]);
+    // The unit is the user manager's, in its user.slice.
+    assert_eq!(m.show(&unit, "ActiveState"), "active");
+    assert_eq!(m.show(&unit, "Slice"), "user.slice");
+    assert_eq!(m.show(&unit, "MemoryMax"), "67108864");
+    assert_eq!(m.show(&unit, "TasksMax"), "20");
+    let cg = format!("/user.slice/user-{uid}.slice/user@{uid}.service/user.slice/{unit}");
+    assert_eq!(m.show(&unit, "ControlGroup"), cg);
+    ok(&["--systemd-cgroup", "start", id]);
+    // From inside: the init's cgroup, and the limits in its files.
+    let inside = ok(&[
+        "--systemd-cgroup",
+        "exec",
+        id,
+        "sh",
+        "-c",
+        "p=$(sed -n 's/^0:://p' /proc/1/cgroup); echo \"$p\"; \
+         cat /sys/fs/cgroup$p/memory.max /sys/fs/cgroup$p/pids.max; id -u; cat /proc/self/cgroup",
+    ]);
+    let lines: Vec<&str> = inside.lines().collect();
+    assert_eq!(lines.len(), 5, "{inside}");
+    // The init is at the root of its cgroup namespace (the unit's cgroup),
+    // or sees the unit's path when it shares the host's.
+    assert!(lines[0] == "/" || lines[0] == cg, "{inside}");
+    assert_eq!(lines[1..4], ["67108864", "20", "0"], "{inside}");
+    // The exec'd process may stay outside the unit (runc's rootless rule).
+    eprintln!("exec'd process's cgroup: {}", lines[4]);
+    let pid = {
+        let st: serde_json::Value = serde_json::from_str(&ok(&["state", id])).unwrap();
+        st["pid"].as_i64().unwrap()
+    };
+    let procs = std::fs::read_to_string(format!("/sys/fs/cgroup{cg}/cgroup.procs")).unwrap();
+    assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
+    ok(&["--systemd-cgroup", "kill", id, "KILL"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let st: serde_json::Value = serde_json::from_str(&ok(&["state", id])).unwrap();
+        if st["status"] == "stopped" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never stopped");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    ok(&["--systemd-cgroup", "delete", id]);
+    guard.armed = false;
+    // Nothing left: the unit, its cgroup, the state directory.
+    assert_eq!(m.show(&unit, "LoadState"), "not-found");
+    assert!(!PathBuf::from(format!("/sys/fs/cgroup{cg}")).exists());
+    assert!(
+        !m.xdg.join("berth").join(id).exists(),
+        "state directory left behind"
+    );
+    assert!(common::processes_rooted_in(&bundle.join("rootfs")).is_empty());
+}
+
+/// Force-deletes a rootless container unless disarmed (a failing test
+/// leaves nothing behind).
+struct Deleter<'a> {
+    m: &'a UserManager,
+    dir: &'a std::path::Path,
+    id: &'a str,
+    armed: bool,
+}
+
+impl Drop for Deleter<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = rootless_berth(
+                self.m,
+                self.dir,
+                &["--systemd-cgroup", "delete", "--force", self.id],
+            );
+        }
+    }
+}

@@ -71,7 +71,17 @@ pub fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
         match &sub {
             Some(s) => add_to_dirs(pid, s.procs.iter().chain(&s.clone_into)),
             None => match &manager {
-                Some(m) => m.add(pid).map_err(Into::into),
+                // Rootless, a process that cannot join the container's
+                // cgroup (e.g. a systemd user unit, whose common ancestor
+                // with berth's own cgroup is not the user's) runs in
+                // berth's cgroup instead, as runc does.
+                Some(m) => match m.add(pid) {
+                    Err(e) if rt.rootless => {
+                        tracing::debug!("exec: rootless, not joining the container's cgroup: {e}");
+                        Ok(())
+                    }
+                    other => other.map_err(Into::into),
+                },
                 None => Ok(()),
             },
         }
