@@ -9,11 +9,12 @@
 //! Points: `create:dir`, `create:cgroup`, `create:cloned`, `create:ready`,
 //! `create:saved`, `init:namespaces`, `init:mounts`, `init:pivot`,
 //! `init:identity`, `start:locked`, `start:signalled`, `delete:killed`,
-//! `delete:cgroup`; for `exec`: `exec:cloned` (berth, the new process
-//! waiting for `Proceed`), `exec:joined` (the new process, in the
-//! container's namespaces), `exec:identity` (the new process, user and
-//! capabilities applied), `exec:ready` (berth, the process waiting for
-//! `Start`), `exec:started` (berth, the program running).
+//! `delete:cgroup`; for `exec`: `exec:cloned` (berth, right after the
+//! clone; the new process waits for `Proceed` only when placed by PID),
+//! `exec:joined` (the new process, in the container's namespaces),
+//! `exec:identity` (the new process, user and capabilities applied),
+//! `exec:ready` (berth, the process `Ready`; it waits for `Start` only
+//! with `--pidfd-socket`), `exec:started` (berth, the program running).
 
 use std::sync::OnceLock;
 

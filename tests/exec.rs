@@ -102,6 +102,17 @@ fn exec_joins_every_namespace_and_the_cgroup() {
     finish(f);
 }
 
+/// The exec'd process gets the container's oomScoreAdj (runc does so);
+/// the new process writes it itself, through the host's /proc, before it
+/// joins the container (berth no longer writes it while the child waits).
+#[test]
+fn exec_gets_the_containers_oom_score_adj() {
+    let f = running("exec-oom", |c| c["process"]["oomScoreAdj"] = json!(234));
+    let out = exec_ok(&f, &["c1", "sh", "-c", "cat /proc/self/oom_score_adj"]);
+    assert_eq!(out.trim(), "234", "{out}");
+    finish(f);
+}
+
 #[test]
 fn exit_statuses_are_the_commands_or_255() {
     let f = running("exec-status", |_| {});

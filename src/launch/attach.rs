@@ -12,18 +12,25 @@
 //! parent                                   child
 //!   clone3 ─────────────────────────────▶
 //!                                          joins its v1 cgroup (`tasks`)
-//!   oom_score_adj
-//!   Proceed ────────────────────────────▶
-//!                                          rlimits, setns, setsid, console,
-//!                                          user, capabilities
+//!   cgroup placement by PID
+//!   Proceed ────────────────────────────▶   only if placed by PID
+//!                                          rlimits, oom_score_adj, setns,
+//!                                          setsid, console, user,
+//!                                          capabilities
 //!                              ◀─────────  Seccomp+fd   only with a listenerPath
 //!   pass the fd to the listener
 //!   SeccompDone ────────────────────────▶
 //!                              ◀─────────  Ready
-//!   Start ──────────────────────────────▶
+//!   Start ──────────────────────────────▶   only with a gate (--pidfd-socket)
 //!                                          seccomp, execve (the socket closes)
 //!                              ◀─────────  Error        only if execve failed
 //! ```
+//!
+//! Where the parent has nothing to do between the clone and the program
+//! (the usual case: a cgroup joined by `tasks` or `CLONE_INTO_CGROUP`, no
+//! pidfd socket), the child runs from `clone3` to `execve` without waiting
+//! for it: each wait is a round trip through the scheduler, which on a
+//! loaded host costs more than the work around it.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -70,6 +77,9 @@ pub struct ExecRequest<'a> {
     pub preserve_fds: i32,
     /// The container's seccomp filter.
     pub seccomp: Option<Compiled>,
+    /// The child waits for `Start` after `Ready` (the caller has something
+    /// to do before the program runs); otherwise it goes straight on.
+    pub gate: bool,
 }
 
 /// A started process waiting for `Start`. Dropped before a successful
@@ -80,6 +90,7 @@ pub struct Spawned {
     pub pidfd: OwnedFd,
     chan: Option<Channel>,
     reap: bool,
+    gate: bool,
 }
 
 impl Spawned {
@@ -89,7 +100,9 @@ impl Spawned {
         let Some(chan) = self.chan.take() else {
             return Ok(());
         };
-        chan.send_to_init(ToInit::Start)?;
+        if self.gate {
+            chan.send_to_init(ToInit::Start)?;
+        }
         match chan.recv_from_init() {
             // The socket is close-on-exec: EOF means the program runs.
             Err(ChannelError::Closed) => {
@@ -241,6 +254,7 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<Spawned, LaunchError> {
                 chan: child_chan,
                 namespaces: child_ns,
                 console,
+                wait_proceed: !cloned_into && req.placement.join.is_none(),
             })
         }
         Ok(Forked::Parent { pid, pidfd }) => (pid, pidfd),
@@ -267,22 +281,15 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<Spawned, LaunchError> {
         pidfd,
         chan: None,
         reap: true,
+        gate: req.gate,
     };
     ns.leave_unless_refused()?;
     crate::faults::checkpoint("exec:cloned");
+    // The child waits for `Proceed` only in this case (`ChildCtx`).
     if !cloned_into && req.placement.join.is_none() {
         (req.placement.add)(pid)?;
+        parent_chan.send_to_init(ToInit::Proceed)?;
     }
-    // runc gives exec'd processes the container's oomScoreAdj.
-    if let Some(adj) = req.config.process.as_ref().and_then(|p| p.oom_score_adj) {
-        std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string()).map_err(|e| {
-            LaunchError::Sys {
-                what: "write oom_score_adj".into(),
-                source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-            }
-        })?;
-    }
-    parent_chan.send_to_init(ToInit::Proceed)?;
     let mut seccomp_seen = false;
     loop {
         match parent_chan.recv_from_init() {

@@ -4,17 +4,19 @@
 //!
 //! The steps, in order:
 //! 1. guard: parent-death signal, non-dumpable; join a v1 cgroup (its
-//!    `tasks` files); wait for `Proceed` (the parent has placed it in a
-//!    cgroup it does not join itself);
-//! 2. rlimits, while berth's own limits still apply (a user namespace
-//!    would take away the right to raise them);
+//!    `tasks` files); wait for `Proceed` only if the parent places it in
+//!    its cgroup by PID;
+//! 2. rlimits and the container's `oomScoreAdj`, while berth's own
+//!    privileges still apply (a user namespace would take away the right
+//!    to raise them);
 //! 3. `setns` through the init's pidfd into every namespace that differs
 //!    from berth's (user first, as the kernel applies them), the user
 //!    namespace's root, `setsid`, a new session keyring;
 //! 4. console, `no_new_privs`, umask, environment and program path;
 //! 5. user, groups, capabilities, cwd (seccomp before them when it needs
 //!    privileges), the LSM labels for exec;
-//! 6. `Ready`, `Start`, then signals, descriptors, seccomp and `execve`.
+//! 6. `Ready`, `Start` (only with a gate), then signals, descriptors,
+//!    seccomp and `execve`.
 
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -37,6 +39,8 @@ pub(super) struct ChildCtx<'a> {
     /// The namespaces to join through the init's pidfd.
     pub namespaces: CloneFlags,
     pub console: Option<OwnedFd>,
+    /// The parent places the process by PID and sends `Proceed` after.
+    pub wait_proceed: bool,
 }
 
 /// Set-up failures; sent to the parent as text.
@@ -84,12 +88,19 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
     if let Some(j) = req.placement.join {
         j.join().map_err(|e| ChildError::Msg(e.to_string()))?;
     }
-    ctx.chan.expect_from_parent(ToInit::Proceed)?;
+    if ctx.wait_proceed {
+        ctx.chan.expect_from_parent(ToInit::Proceed)?;
+    }
 
     identity::apply_rlimits(process)?;
     // Before joining the container's mount namespace, while /proc is
     // still the host's: a verified procfs handle (CVE-2019-16884 class).
     let proc = super::procfs::HostProc::open().map_err(sys_err("open the host's /proc"))?;
+    // runc gives exec'd processes the container's oomScoreAdj. Written
+    // here, with berth's own credentials, so the parent need not wait.
+    if let Some(adj) = req.config.process.as_ref().and_then(|p| p.oom_score_adj) {
+        write_oom_score_adj(&proc, adj)?;
+    }
     let labels =
         attrs::LabelFiles::open(process, &proc).map_err(|e| ChildError::Msg(e.to_string()))?;
     if !ctx.namespaces.is_empty() {
@@ -144,8 +155,23 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<std::convert::Infallible, ChildError> {
 
     nix::sys::prctl::set_pdeathsig(None).map_err(sys_err("clear parent death signal"))?;
     ctx.chan.send_to_parent(&FromInit::Ready, None)?;
-    ctx.chan.expect_from_parent(ToInit::Start)?;
+    if req.gate {
+        ctx.chan.expect_from_parent(ToInit::Start)?;
+    }
     exec_program(ctx, &exec, load_at == Some(LoadPoint::Last))
+}
+
+/// Writes `adj` to the calling process's `oom_score_adj` (host procfs).
+fn write_oom_score_adj(proc: &super::procfs::HostProc, adj: i32) -> Result<(), ChildError> {
+    use std::io::Write;
+    let mut f = proc
+        .open_file("thread-self/oom_score_adj", nix::fcntl::OFlag::O_WRONLY)
+        .map_err(sys_err("open oom_score_adj"))?;
+    f.write_all(adj.to_string().as_bytes())
+        .map_err(|e| ChildError::Sys {
+            what: "write oom_score_adj".into(),
+            source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        })
 }
 
 /// Loads the container's filter and, with a listener, hands its

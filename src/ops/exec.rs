@@ -108,6 +108,8 @@ pub fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
         console: console.as_ref().map(|c| c.as_fd()),
         preserve_fds: opts.preserve_fds,
         seccomp,
+        // The pidfd goes to the socket before the program runs.
+        gate: pidfd_conn.is_some(),
     };
     let mut spawned = launch::spawn(&req)?;
     crate::faults::checkpoint("exec:ready");
@@ -175,8 +177,14 @@ fn load(
     status.check_exec(opts.ignore_paused)?;
     let saved = std::fs::read(dir.file(CONFIG_FILE))
         .map_err(OpsError::io(format!("{}", dir.file(CONFIG_FILE).display())))?;
-    let config = spec::build(spec::parse(&saved)?, &state.bundle)?;
-    let process = exec_process_config(&saved, &config, opts)?;
+    // One parse of the JSON for both the config and the raw `process`.
+    let whole = spec::parse_json(&saved)?;
+    let raw_process = match &opts.process_file {
+        Some(_) => serde_json::Value::Null,
+        None => whole["process"].clone(),
+    };
+    let config = spec::build(spec::parse_value(whole)?, &state.bundle)?;
+    let process = exec_process_config(&raw_process, &config, opts)?;
     Ok((state, config, process))
 }
 
@@ -196,7 +204,13 @@ fn sub_cgroups(args: &[String], init: i32) -> Result<Option<exec_cgroup::SubPlac
 }
 
 /// The process to start, validated against the container's config.
-fn exec_process_config(saved: &[u8], config: &Config, opts: &ExecOptions) -> Result<ProcessConfig> {
+/// `raw_process` is the saved config's `process` object (unused with
+/// `--process`).
+fn exec_process_config(
+    raw_process: &serde_json::Value,
+    config: &Config,
+    opts: &ExecOptions,
+) -> Result<ProcessConfig> {
     let (source, process) = match &opts.process_file {
         Some(path) => {
             let bytes = std::fs::read(path)
@@ -204,9 +218,7 @@ fn exec_process_config(saved: &[u8], config: &Config, opts: &ExecOptions) -> Res
             ("process.json", exec_process::parse("process.json", &bytes)?)
         }
         None => {
-            let whole: serde_json::Value = serde_json::from_slice(saved)
-                .map_err(|e| OpsError::Invalid(format!("saved config.json: {e}")))?;
-            let p = exec_process::from_config(&whole["process"], &opts.flags)?;
+            let p = exec_process::from_config(raw_process, &opts.flags)?;
             let bytes =
                 serde_json::to_vec(&p).map_err(|e| OpsError::Invalid(format!("process: {e}")))?;
             ("process", exec_process::parse("process", &bytes)?)

@@ -16,7 +16,7 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 pub use linux::valid_ifname;
-pub use load::parse;
+pub use load::{parse, parse_json, parse_value};
 pub use model::*;
 pub use validate::{build, build_process};
 
