@@ -939,6 +939,10 @@ fn rootless_through_the_user_manager() {
     };
     let b = bundle.to_string_lossy().to_string();
     ok(&["spec", "--rootless", "--bundle", &b]);
+    // `features` says the user's manager works here (v2, systemd booted).
+    let feat: serde_json::Value = serde_json::from_str(&ok(&["features"])).unwrap();
+    assert_eq!(feat["linux"]["cgroup"]["systemdUser"], true, "{feat}");
+    assert_eq!(feat["linux"]["cgroup"]["systemd"], false, "{feat}");
     let config_path = bundle.join("config.json");
     let mut c: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
