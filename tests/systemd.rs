@@ -1036,3 +1036,50 @@ impl Drop for Deleter<'_> {
         }
     }
 }
+
+#[test]
+#[ignore = "needs systemd as PID 1: the systemd VM runs it"]
+fn rootless_podman_with_the_systemd_cgroup_manager() {
+    let _lock = shared();
+    if !unified() {
+        eprintln!("skipped: a user manager gets no controllers on a hybrid host");
+        return;
+    }
+    let m = UserManager::start();
+    let mut p = podman::Podman::rootless();
+    p.systemd = true;
+    // The user manager's runtime directory (its bus), and a log file.
+    let user = common::rootless::user();
+    p.state = m.xdg.join("berth");
+    p.rootless = Some((user, m.xdg.clone()));
+    let conf = p.path("containers.conf");
+    std::fs::write(
+        &conf,
+        "[engine]\nruntime_supports_json = [\"berth\"]\n[containers]\nlog_driver = \"k8s-file\"\n",
+    )
+    .unwrap();
+    std::os::unix::fs::chown(&conf, Some(m.user.uid), Some(m.user.gid)).unwrap();
+    let id = callers::ok(&mut p.run_args(
+        &["-d", "--name", "p1"],
+        &["sh", "-c", "cat /proc/self/cgroup; exec sleep 1000"],
+    ))
+    .trim()
+    .to_string();
+    let unit = format!("libpod-{id}.scope");
+    assert_eq!(m.show(&unit, "ActiveState"), "active");
+    let cg = m.show(&unit, "ControlGroup");
+    assert!(
+        cg.starts_with(&format!("/user.slice/user-{}.slice/user@", m.user.uid)),
+        "{cg}"
+    );
+    let out = callers::ok(
+        p.podman()
+            .args(["exec", "p1", "sh", "-c", "echo in-$((6*7))"]),
+    );
+    assert_eq!(out.trim(), "in-42");
+    callers::ok(p.podman().args(["stop", "-t", "1", "p1"]));
+    callers::ok(p.podman().args(["rm", "p1"]));
+    assert_eq!(m.show(&unit, "LoadState"), "not-found", "unit {unit} left");
+    assert!(!PathBuf::from(format!("/sys/fs/cgroup{cg}")).exists());
+    p.finish();
+}
