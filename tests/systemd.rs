@@ -828,14 +828,18 @@ fn containerd_cri_with_systemd_cgroup() {
 
 /// The rootless test user's own systemd manager (`user@UID.service`),
 /// started as logind starts it for a lingering user, and stopped (with
-/// its runtime directory) when dropped.
+/// its runtime directory) when dropped; one test at a time has it.
 struct UserManager {
     user: common::rootless::User,
     xdg: PathBuf,
+    _one: std::sync::MutexGuard<'static, ()>,
 }
+
+static USER_MANAGER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl UserManager {
     fn start() -> Self {
+        let one = USER_MANAGER.lock().unwrap_or_else(|e| e.into_inner());
         let user = common::rootless::user();
         let unit = format!("user@{}.service", user.uid);
         let linger = PathBuf::from("/var/lib/systemd/linger");
@@ -854,7 +858,11 @@ impl UserManager {
             );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        Self { user, xdg }
+        Self {
+            user,
+            xdg,
+            _one: one,
+        }
     }
 
     /// `program` as the user, with the user manager's runtime directory.
