@@ -479,6 +479,7 @@ fn features_reports_what_rootless_cannot_do_and_it_is_refused() {
     assert_eq!(feat["linux"]["mountExtensions"]["idmap"]["enabled"], false);
     assert_eq!(feat["linux"]["netDevices"]["enabled"], false);
     assert_eq!(feat["linux"]["cgroup"]["systemd"], false);
+    // No systemd on this host (the systemd VM checks it true there).
     assert_eq!(feat["linux"]["cgroup"]["systemdUser"], false);
     // As root, the same binary reports them on.
     let out = Command::new(common::berth_bin())
@@ -507,4 +508,53 @@ fn features_reports_what_rootless_cannot_do_and_it_is_refused() {
     let err = f.fails(&["run", "--bundle", &f.b(), "i1"]);
     assert!(err.contains(&format!("mounts[{index}]")), "{err}");
     f.assert_clean();
+}
+
+/// A veth pair of the test's own on the host, removed when dropped.
+struct Dummy(String);
+
+impl Dummy {
+    fn new() -> Self {
+        let name = format!("brl{}", std::process::id() % 100000);
+        let peer = format!("{name}p");
+        let out = Command::new("ip")
+            .args(["link", "add", &name, "type", "veth", "peer", "name", &peer])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "ip link add veth: {}", s(&out.stderr));
+        Dummy(name)
+    }
+}
+
+impl Drop for Dummy {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.0]).output();
+    }
+}
+
+#[test]
+fn net_devices_are_refused_by_name_and_leave_nothing() {
+    // Moving a host interface needs CAP_NET_ADMIN in the host's network
+    // namespace: refused, naming the field, and the device stays.
+    let dev = Dummy::new();
+    let f = Rootless::new("netdev", &["true"]);
+    f.edit(|c| {
+        c["linux"]["netDevices"] = json!({dev.0.clone(): {"name": "eth1"}});
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "network"}));
+    });
+    let err = f.fails(&["create", "--bundle", &f.b(), "n1"]);
+    assert!(err.contains("linux.netDevices"), "{err}");
+    assert!(
+        !err.contains("no network device"),
+        "refused for the wrong reason: {err}"
+    );
+    f.assert_clean();
+    assert!(f.ok(&["list", "-q"]).trim().is_empty());
+    assert!(
+        std::path::Path::new("/sys/class/net").join(&dev.0).exists(),
+        "the device left the host"
+    );
 }

@@ -914,14 +914,18 @@ fn checkpoint_and_restore_into_a_transient_scope() {
 
 /// The rootless test user's own systemd manager (`user@UID.service`),
 /// started as logind starts it for a lingering user, and stopped (with
-/// its runtime directory) when dropped.
+/// its runtime directory) when dropped; one test at a time has it.
 struct UserManager {
     user: common::rootless::User,
     xdg: PathBuf,
+    _one: std::sync::MutexGuard<'static, ()>,
 }
+
+static USER_MANAGER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl UserManager {
     fn start() -> Self {
+        let one = USER_MANAGER.lock().unwrap_or_else(|e| e.into_inner());
         let user = common::rootless::user();
         let unit = format!("user@{}.service", user.uid);
         let linger = PathBuf::from("/var/lib/systemd/linger");
@@ -940,7 +944,11 @@ impl UserManager {
             );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        Self { user, xdg }
+        Self {
+            user,
+            xdg,
+            _one: one,
+        }
     }
 
     /// `program` as the user, with the user manager's runtime directory.
@@ -1025,6 +1033,10 @@ fn rootless_through_the_user_manager() {
     };
     let b = bundle.to_string_lossy().to_string();
     ok(&["spec", "--rootless", "--bundle", &b]);
+    // `features` says the user's manager works here (v2, systemd booted).
+    let feat: serde_json::Value = serde_json::from_str(&ok(&["features"])).unwrap();
+    assert_eq!(feat["linux"]["cgroup"]["systemdUser"], true, "{feat}");
+    assert_eq!(feat["linux"]["cgroup"]["systemd"], false, "{feat}");
     let config_path = bundle.join("config.json");
     let mut c: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
@@ -1117,4 +1129,51 @@ impl Drop for Deleter<'_> {
             );
         }
     }
+}
+
+#[test]
+#[ignore = "needs systemd as PID 1: the systemd VM runs it"]
+fn rootless_podman_with_the_systemd_cgroup_manager() {
+    let _lock = shared();
+    if !unified() {
+        eprintln!("skipped: a user manager gets no controllers on a hybrid host");
+        return;
+    }
+    let m = UserManager::start();
+    let mut p = podman::Podman::rootless();
+    p.systemd = true;
+    // The user manager's runtime directory (its bus), and a log file.
+    let user = common::rootless::user();
+    p.state = m.xdg.join("berth");
+    p.rootless = Some((user, m.xdg.clone()));
+    let conf = p.path("containers.conf");
+    std::fs::write(
+        &conf,
+        "[engine]\nruntime_supports_json = [\"berth\"]\n[containers]\nlog_driver = \"k8s-file\"\n",
+    )
+    .unwrap();
+    std::os::unix::fs::chown(&conf, Some(m.user.uid), Some(m.user.gid)).unwrap();
+    let id = callers::ok(&mut p.run_args(
+        &["-d", "--name", "p1"],
+        &["sh", "-c", "cat /proc/self/cgroup; exec sleep 1000"],
+    ))
+    .trim()
+    .to_string();
+    let unit = format!("libpod-{id}.scope");
+    assert_eq!(m.show(&unit, "ActiveState"), "active");
+    let cg = m.show(&unit, "ControlGroup");
+    assert!(
+        cg.starts_with(&format!("/user.slice/user-{}.slice/user@", m.user.uid)),
+        "{cg}"
+    );
+    let out = callers::ok(
+        p.podman()
+            .args(["exec", "p1", "sh", "-c", "echo in-$((6*7))"]),
+    );
+    assert_eq!(out.trim(), "in-42");
+    callers::ok(p.podman().args(["stop", "-t", "1", "p1"]));
+    callers::ok(p.podman().args(["rm", "p1"]));
+    assert_eq!(m.show(&unit, "LoadState"), "not-found", "unit {unit} left");
+    assert!(!PathBuf::from(format!("/sys/fs/cgroup{cg}")).exists());
+    p.finish();
 }

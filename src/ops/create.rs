@@ -102,6 +102,9 @@ impl Creation {
             bytes: config_bytes,
         } = loaded;
         check_host(&config, opts, mode)?;
+        if rt.rootless {
+            check_rootless(&config)?;
+        }
         let pidfd_conn = opts
             .pidfd_socket
             .as_deref()
@@ -293,6 +296,20 @@ impl Drop for Cleanup {
 fn has_lifecycle_hooks(c: &Config) -> bool {
     c.hooks.poststart().as_ref().is_some_and(|h| !h.is_empty())
         || c.hooks.poststop().as_ref().is_some_and(|h| !h.is_empty())
+}
+
+/// What a rootless container cannot have, refused by name before anything
+/// starts (instead of failing later with a bare `EPERM`).
+fn check_rootless(config: &Config) -> Result<()> {
+    if let Some(d) = config.net_devices.first() {
+        return Err(spec::SpecError::invalid(
+            format!("linux.netDevices.{}", d.host_name),
+            "rootless: moving a host network device needs CAP_NET_ADMIN in the host's \
+             network namespace",
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Checks that depend on the host and on the command's options.

@@ -3,11 +3,20 @@
 //! `tests/features.rs` integration test exercises every list against a
 //! real container. Rootless (`--rootless`, resolved), what an unprivileged
 //! user cannot have is reported off (`tests/rootless.rs` checks each is
-//! refused): idmapped mounts, `netDevices` and the systemd cgroup driver.
+//! refused): idmapped mounts, `netDevices` and the system's systemd manager
+//! (`systemdUser` says whether the user's own one works).
 
 use serde_json::{Value, json};
 
 use crate::spec::{host, mountopt};
+
+/// Whether `--systemd-cgroup` goes to the user's manager, and works:
+/// rootless, systemd booted, pure cgroup v2 (tests/systemd.rs in the VM).
+fn systemd_user(rootless: bool) -> bool {
+    rootless
+        && crate::cgroups::systemd::booted()
+        && crate::cgroups::detect_mode() == crate::cgroups::Mode::Unified
+}
 
 /// The features document, for rootless mode or not.
 pub fn features(rootless: bool) -> Value {
@@ -36,8 +45,10 @@ pub fn features(rootless: bool) -> Value {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
             // Rootless: the system manager refuses an unprivileged user's
-            // units; the user manager is not used (yet).
-            "cgroup": {"v1": true, "v2": true, "systemd": !rootless, "systemdUser": false, "rdma": true},
+            // units; the user's own manager is used instead, proven on a
+            // systemd host with cgroup v2 only (a user manager gets no
+            // controllers on v1 or hybrid hosts).
+            "cgroup": {"v1": true, "v2": true, "systemd": !rootless, "systemdUser": systemd_user(rootless), "rdma": true},
             "seccomp": {
                 "enabled": true,
                 "actions": [
