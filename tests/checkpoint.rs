@@ -1048,3 +1048,141 @@ fn a_network_namespace_joined_by_path_stays_outside_the_image() {
     drop(ns);
     f.assert_clean();
 }
+
+/// containerd's world for the checkpoint test: its daemon, a namespace,
+/// berth's runc root; on drop, whatever berth still knows is
+/// force-deleted, the daemon and its shims stopped, mounts and cgroups
+/// removed.
+struct Ctrd {
+    dir: tempfile::TempDir,
+    daemon: Option<callers::Containerd>,
+    ns: String,
+}
+
+impl Ctrd {
+    fn ctr(&self) -> std::process::Command {
+        self.daemon.as_ref().unwrap().ctr(&self.ns)
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("berth-root")
+    }
+}
+
+impl Drop for Ctrd {
+    fn drop(&mut self) {
+        let root = self.root().join(&self.ns);
+        for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let _ = std::process::Command::new(common::berth_bin())
+                .arg("--root")
+                .arg(&root)
+                .args(["delete", "--force"])
+                .arg(e.file_name())
+                .output();
+        }
+        drop(self.daemon.take());
+        callers::unmount_below(self.dir.path());
+        callers::remove_cgroups(&self.ns);
+    }
+}
+
+#[test]
+fn containerd_checkpoints_and_restores_a_task_on_berth() {
+    const IMAGE: &str = "docker.io/library/busybox:berth";
+    if !need_criu("containerd_checkpoints_and_restores_a_task_on_berth") {
+        return;
+    }
+    if !callers::have("containerd") {
+        assert!(
+            std::env::var_os("BERTH_CRIU_REQUIRED").is_none(),
+            "containerd is required here"
+        );
+        return;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("berth-cr-ctrd-")
+        .tempdir()
+        .unwrap();
+    let daemon = callers::Containerd::start(dir.path(), "", false);
+    let w = Ctrd {
+        dir,
+        daemon: Some(daemon),
+        ns: format!("berth-cr-{}", std::process::id()),
+    };
+    let image = callers::busybox_image(w.dir.path(), IMAGE, &["sh"]);
+    callers::ok(w.ctr().args(["images", "import"]).arg(&image));
+    let data = w.dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let count = data.join("count");
+    let lines = || -> Vec<u64> {
+        std::fs::read_to_string(&count)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    };
+    callers::ok(
+        w.ctr()
+            .args(["run", "-d", "--null-io", "--runc-binary"])
+            .arg(common::berth_bin())
+            .arg("--runc-root")
+            .arg(w.root())
+            .arg("--mount")
+            .arg(format!(
+                "type=bind,src={},dst=/data,options=rbind:rw",
+                data.display()
+            ))
+            .args([IMAGE, "c1", "sh", "-c", COUNTER]),
+    );
+    callers::wait_for("3 counts", || lines().len() >= 3);
+    // Debian 12's ctr 1.6 has no `run --checkpoint`: a checkpoint image of
+    // the container and its task (containerd pauses the task, the shim runs
+    // `berth checkpoint --leave-running --image-path --work-path`), then a
+    // restore of both from it (the shim's create runs `berth restore`).
+    let before_dump = lines().len();
+    callers::ok(w.ctr().args([
+        "containers",
+        "checkpoint",
+        "--task",
+        "c1",
+        "berth.test/cr:1",
+    ]));
+    let after_dump = lines().len();
+    callers::wait_for("the count to go on", || lines().len() >= after_dump + 2);
+    let _ = callers::run(w.ctr().args(["task", "kill", "-s", "SIGKILL", "c1"]));
+    callers::wait_for("c1 to stop", || {
+        !callers::ok(w.ctr().args(["task", "ls"])).contains("RUNNING")
+    });
+    callers::ok(w.ctr().args(["task", "delete", "c1"]));
+    callers::ok(w.ctr().args(["containers", "delete", "c1"]));
+    let before = lines();
+    callers::ok(
+        w.ctr()
+            .args(["containers", "restore", "--live", "c1", "berth.test/cr:1"]),
+    );
+    callers::wait_for("the restored count", || lines().len() >= before.len() + 2);
+    let after = lines();
+    let resumed = &after[before.len()..];
+    assert!(
+        resumed[0] as usize > before_dump && resumed[0] as usize <= after_dump + 1,
+        "resumed at {}, checkpoint between {before_dump} and {after_dump}",
+        resumed[0]
+    );
+    assert!(resumed.windows(2).all(|x| x[1] == x[0] + 1), "{resumed:?}");
+    let _ = callers::run(w.ctr().args(["task", "kill", "-s", "SIGKILL", "c1"]));
+    callers::wait_for("c1 to stop", || {
+        !callers::ok(w.ctr().args(["task", "ls"])).contains("RUNNING")
+    });
+    callers::ok(w.ctr().args(["task", "delete", "c1"]));
+    callers::ok(w.ctr().args(["containers", "delete", "c1"]));
+    let root = w.root().join(&w.ns);
+    let left: Vec<_> = std::fs::read_dir(&root)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name())
+                .filter(|n| n != "seccomp~cache")
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "berth state left behind: {left:?}");
+}

@@ -97,7 +97,15 @@ pub fn checkpoint(rt: &Runtime, id: &str, opts: &CheckpointOptions) -> Result<()
             auto_dedup: opts.criu.auto_dedup,
             track_mem: opts.pre_dump || parent_img.is_some(),
             parent_img,
-            ext_mnt: dump_ext_mounts(&config, pid),
+            ext_mnt: {
+                let mut m = dump_ext_mounts(&config, pid);
+                m.extend(
+                    cgroup_v1_mounts(&config, state.cgroup.as_ref())
+                        .into_iter()
+                        .map(|(at, _)| (at.clone(), at)),
+                );
+                m
+            },
             freeze_cgroup: freeze_cgroup(&state, version.number()),
             external: external_netns(&config, pid, version.number())?,
             ..Opts::default()
@@ -210,6 +218,37 @@ fn dump_ext_mounts(config: &Config, pid: i32) -> Vec<(String, String)> {
             .into_iter()
             .map(|p| (p, "/dev/null".into())),
     );
+    out
+}
+
+/// On v1 and hybrid hosts, the per-hierarchy mounts a `cgroup` mount
+/// makes in the container (`<destination>/<hierarchy>`, see
+/// `launch::rootfs`), each with the container's directory in that
+/// hierarchy. Their root is not the hierarchy's root, which CRIU cannot
+/// dump: they are external mounts, as runc declares them, bound from the
+/// (new) container's directories on restore.
+pub(super) fn cgroup_v1_mounts(
+    config: &Config,
+    rec: Option<&crate::cgroups::CgroupRecord>,
+) -> Vec<(String, String)> {
+    let Some(rec) = rec.filter(|r| r.mode != crate::cgroups::Mode::Unified) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for m in &config.mounts {
+        if m.kind != MountKind::Cgroup {
+            continue;
+        }
+        let dest = Path::new(&mount_point(&config.rootfs, &m.destination)).to_path_buf();
+        for d in &rec.dirs {
+            if let Some(name) = d.mount.file_name() {
+                out.push((
+                    dest.join(name).to_string_lossy().into_owned(),
+                    d.dir.to_string_lossy().into_owned(),
+                ));
+            }
+        }
+    }
     out
 }
 

@@ -118,7 +118,14 @@ pub fn restore(rt: &Runtime, id: &str, opts: &RestoreOptions) -> Result<i32> {
             shell_job: opts.criu.shell_job,
             file_locks: opts.criu.file_locks,
             auto_dedup: opts.criu.auto_dedup,
-            ext_mnt: restore_ext_mounts(config),
+            ext_mnt: {
+                let mut m = restore_ext_mounts(config);
+                m.extend(super::checkpoint::cgroup_v1_mounts(
+                    config,
+                    Some(&r.cgroup.record()),
+                ));
+                m
+            },
             inherit_fd: inherited(&descriptors, netns.as_ref()),
             ..Opts::default()
         }),
