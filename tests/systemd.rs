@@ -1088,6 +1088,37 @@ fn rootless_through_the_user_manager() {
     };
     let procs = std::fs::read_to_string(format!("/sys/fs/cgroup{cg}/cgroup.procs")).unwrap();
     assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
+    // The other commands that need the cgroup work rootless too.
+    let host_file = |f: &str| {
+        std::fs::read_to_string(format!("/sys/fs/cgroup{cg}/{f}"))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    ok(&["--systemd-cgroup", "update", "--pids-limit", "30", id]);
+    assert_eq!(m.show(&unit, "TasksMax"), "30");
+    assert_eq!(host_file("pids.max"), "30");
+    let status = |id: &str| {
+        let st: serde_json::Value = serde_json::from_str(&ok(&["state", id])).unwrap();
+        st["status"].as_str().unwrap().to_string()
+    };
+    ok(&["--systemd-cgroup", "pause", id]);
+    assert_eq!(status(id), "paused");
+    assert_eq!(host_file("cgroup.freeze"), "1");
+    ok(&["--systemd-cgroup", "resume", id]);
+    assert_eq!(status(id), "running");
+    assert_eq!(host_file("cgroup.freeze"), "0");
+    let ps = ok(&["--systemd-cgroup", "ps", "--format", "json", id]);
+    let ps: Vec<i64> = serde_json::from_str(&ps).unwrap();
+    assert!(ps.contains(&pid), "{ps:?}");
+    let stats = ok(&["--systemd-cgroup", "events", "--stats", id]);
+    let stats: serde_json::Value = serde_json::from_str(stats.trim()).unwrap();
+    assert_eq!(stats["type"], "stats", "{stats}");
+    assert!(
+        stats["data"]["pids"]["current"].as_u64().unwrap() >= 1,
+        "{stats}"
+    );
+    assert_eq!(stats["data"]["pids"]["limit"].as_u64(), Some(30), "{stats}");
     ok(&["--systemd-cgroup", "kill", id, "KILL"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
