@@ -237,9 +237,6 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     // only costs the zap and the faults back in (about 5% of a `run`'s
     // CPU time in a profile), and the program's `execve` frees it all.
     if matches!(ctx.req.gate, Gate::Fifo(_)) {
-        if let Ok(maps) = std::fs::read_to_string("/proc/self/maps") {
-            let _ = sys::mem::release_stack_below(&maps, 16 << 10);
-        }
         sys::mem::trim_heap();
         let _ = sys::mem::release_code();
     }
