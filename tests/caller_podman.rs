@@ -24,25 +24,12 @@ fn podman_runs_execs_stops_and_removes() {
     assert_eq!(out, "hello-42\n0\n");
 
     ok(&mut p.run_args(&["-d", "--name", "p1"], &["sleep", "1000"]));
-    let out = ok(p.podman().args([
-        "exec",
-        "p1",
-        "sh",
-        "-c",
+    exec_into_p1(
+        &p,
         "cat /proc/1/cmdline; echo; echo $((1+2))",
-    ]));
-    assert_eq!(out, "sleep\u{0}1000\u{0}\n3\n");
-    let out = run(p.podman().args(["exec", "p1", "sh", "-c", "exit 5"]));
-    assert_eq!(out.status.code(), Some(5));
-    let (code, tty) = callers::run_on_tty(p.podman().args(["exec", "-t", "p1", "tty"]));
-    assert_eq!(code, 0, "{tty}");
-    assert!(tty.contains("/dev/pts/"), "{tty}");
-    ok(p.podman().args(["stop", "-t", "1", "p1"]));
-    let out = ok(p
-        .podman()
-        .args(["ps", "-a", "--format", "{{.Names}} {{.Status}}"]));
-    assert!(out.contains("p1 Exited"), "{out}");
-    ok(p.podman().args(["rm", "p1"]));
+        "sleep\u{0}1000\u{0}\n3\n",
+    );
+    stop_and_remove_p1(&p);
 
     // A failing create: podman parses berth's log file as one JSON object
     // (a second line would make it fall back to the raw text).
@@ -105,27 +92,36 @@ fn rootless_podman_runs_execs_logs_stops_and_removes() {
     assert_eq!(runtime.trim(), common::berth_bin().to_string_lossy());
     let state = p.state.join(id.trim()).join("state.json");
     assert!(state.exists(), "no berth state at {}", state.display());
-    let out = ok(p.podman().args([
-        "exec",
-        "p1",
-        "sh",
-        "-c",
+    exec_into_p1(
+        &p,
         "cat /proc/1/cmdline; echo; id -u; echo $((1+2))",
-    ]));
-    assert_eq!(out, "sleep\u{0}1000\u{0}\n0\n3\n");
+        "sleep\u{0}1000\u{0}\n0\n3\n",
+    );
+    let logs = ok(p.podman().args(["logs", "p1"]));
+    assert_eq!(logs, "started-42\n");
+    stop_and_remove_p1(&p);
+    assert!(!state.exists(), "berth's state outlived podman rm");
+    p.finish();
+}
+
+/// `podman exec` into the running container `p1`: a script's output, an exit
+/// status passed back, and a terminal with `-t`.
+fn exec_into_p1(p: &Podman, script: &str, expect: &str) {
+    let out = ok(p.podman().args(["exec", "p1", "sh", "-c", script]));
+    assert_eq!(out, expect);
     let out = run(p.podman().args(["exec", "p1", "sh", "-c", "exit 5"]));
     assert_eq!(out.status.code(), Some(5));
     let (code, tty) = callers::run_on_tty(p.podman().args(["exec", "-t", "p1", "tty"]));
     assert_eq!(code, 0, "{tty}");
     assert!(tty.contains("/dev/pts/"), "{tty}");
-    let logs = ok(p.podman().args(["logs", "p1"]));
-    assert_eq!(logs, "started-42\n");
+}
+
+/// `podman stop` then `rm` of `p1`, with podman seeing it exited between.
+fn stop_and_remove_p1(p: &Podman) {
     ok(p.podman().args(["stop", "-t", "1", "p1"]));
     let out = ok(p
         .podman()
         .args(["ps", "-a", "--format", "{{.Names}} {{.Status}}"]));
     assert!(out.contains("p1 Exited"), "{out}");
     ok(p.podman().args(["rm", "p1"]));
-    assert!(!state.exists(), "berth's state outlived podman rm");
-    p.finish();
 }
