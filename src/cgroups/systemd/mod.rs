@@ -254,7 +254,10 @@ pub struct Systemd {
     mode: Mode,
     inner: Inner,
     annotations: Vec<props::Prop>,
-    resources: RefCell<Option<LinuxResources>>,
+    /// The resources `apply` was given, with the unit properties worked
+    /// out from them then (once: the device rules read `/proc/devices`),
+    /// for `start` and the cgroupfs write after it.
+    resources: RefCell<Option<(LinuxResources, Vec<props::Prop>)>>,
     started: RefCell<bool>,
 }
 
@@ -363,8 +366,8 @@ impl Systemd {
                 Value::Array("u".into(), vec![Value::U32(pid.as_raw() as u32)]),
             ));
         }
-        if let Some(r) = self.resources.borrow().as_ref() {
-            ps.extend(self.resource_props(r, false)?);
+        if let Some((_, props)) = self.resources.borrow().as_ref() {
+            ps.extend(props.iter().cloned());
         }
         ps.extend(self.annotations.iter().cloned());
         let mut bus = Bus::open()?;
@@ -439,8 +442,8 @@ impl Manager for Systemd {
     fn apply(&self, resources: &LinuxResources) -> Result<()> {
         // Checked now (bad values fail before anything starts), applied
         // when the unit starts.
-        self.resource_props(resources, false)?;
-        *self.resources.borrow_mut() = Some(resources.clone());
+        let props = self.resource_props(resources, false)?;
+        *self.resources.borrow_mut() = Some((resources.clone(), props));
         Ok(())
     }
 
@@ -490,7 +493,7 @@ impl Manager for Systemd {
                 Inner::V1(m) => m.borrow_mut().adopt(pid),
             };
             let applied = placed.and_then(|()| match self.resources.borrow().as_ref() {
-                Some(r) => self.with(|m| m.apply(r)),
+                Some((r, _)) => self.with(|m| m.apply(r)),
                 None => Ok(()),
             });
             // Rootless (the user's manager): v2's device program (the last
