@@ -837,7 +837,11 @@ fn main() {
             "ms",
             execn,
         );
-        report.add("  CPU time of the 10 execs", "ms", execn_cpu);
+        report.add(
+            &format!("  CPU time of the {} execs", counts.concurrent_execs),
+            "ms",
+            execn_cpu,
+        );
 
         // 10. Peak RSS of each subcommand, through GNU time: it forks, so the
         // figure is the runtime's own peak plus time's small copy of itself
