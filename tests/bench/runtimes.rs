@@ -112,7 +112,6 @@ struct Cycle {
     create: Sample,
     start: Sample,
     delete: Sample,
-    created_rss_kib: i64,
 }
 
 fn bundle_dir(work: &Path, rt: &str, worker: usize) -> PathBuf {
@@ -142,20 +141,38 @@ fn cycle_of(rt: &Runtime, work: &Path, bundle: &Path, tag: &str, worker: usize, 
         .trim()
         .parse()
         .unwrap();
-    let created_rss_kib = vm_rss_kib(pid);
     let start = rt.time(&["start", &id]);
     // We are a child subreaper: the init was reparented to us.
     let _ = wait4(Pid::from_raw(pid));
     let delete = rt.time(&["delete", &id]);
     let total = t0.elapsed();
-    let _ = std::fs::remove_file(pid_file);
+    let _ = std::fs::remove_file(&pid_file);
     Cycle {
         total,
         create,
         start,
         delete,
-        created_rss_kib,
     }
+}
+
+/// The VmRSS of `pid` once it has settled, blocked in the wait at the
+/// gate: berth's init in `poll`, crun's in `pselect6`, runc's in the
+/// `openat` of `exec.fifo` (`/proc/PID/syscall`, which reads `running`
+/// while it runs). Sampling right after `create` returns often catches
+/// the process before it has released its memory. Gives up waiting after
+/// 2 s and samples anyway.
+fn settled_rss_kib(pid: i32) -> f64 {
+    const WAITS: [&str; 6] = ["7", "271", "270", "23", "257", "2"];
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        let call = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        let nr = call.split_whitespace().next().unwrap_or_default();
+        if WAITS.contains(&nr) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    vm_rss_kib(pid) as f64
 }
 
 fn vm_rss_kib(pid: i32) -> i64 {
@@ -610,8 +627,8 @@ fn main() {
 
     if !callers_only {
         // 1. create + start + wait + delete, alternating.
-        let (mut total, mut create, mut start, mut delete, mut cpu, mut created_rss) =
-            (empty(), empty(), empty(), empty(), empty(), empty());
+        let (mut total, mut create, mut start, mut delete, mut cpu) =
+            (empty(), empty(), empty(), empty(), empty());
         for i in 0..counts.cycles {
             for (r, rt) in runtimes.iter().enumerate() {
                 let c = cycle(rt, work.path(), 0, i + 1);
@@ -620,7 +637,6 @@ fn main() {
                 start[r].push(ms(c.start.wall));
                 delete[r].push(ms(c.delete.wall));
                 cpu[r].push(ms(c.create.exit.cpu + c.start.exit.cpu + c.delete.exit.cpu));
-                created_rss[r].push(c.created_rss_kib as f64);
             }
         }
         reap_strays();
@@ -741,8 +757,8 @@ fn main() {
         );
 
         // 7. The Docker-shaped bundle's life cycle.
-        let (mut k_total, mut k_create, mut k_start, mut k_delete, mut k_rss) =
-            (empty(), empty(), empty(), empty(), empty());
+        let (mut k_total, mut k_create, mut k_start, mut k_delete) =
+            (empty(), empty(), empty(), empty());
         for i in 0..counts.shapes {
             for (r, rt) in runtimes.iter().enumerate() {
                 let c = cycle_of(rt, work.path(), &docker(rt), "k", 0, i);
@@ -750,7 +766,6 @@ fn main() {
                 k_create[r].push(ms(c.create.wall));
                 k_start[r].push(ms(c.start.wall));
                 k_delete[r].push(ms(c.delete.wall));
-                k_rss[r].push(c.created_rss_kib as f64);
             }
         }
         reap_strays();
@@ -851,6 +866,7 @@ fn main() {
         // the kernel keeps that peak in the child's maxrss.
         let (mut rss_create, mut rss_start, mut rss_state, mut rss_delete, mut rss_run) =
             (empty(), empty(), empty(), empty(), empty());
+        let (mut created_rss, mut k_rss) = (empty(), empty());
         for i in 0..counts.rss {
             for (r, rt) in runtimes.iter().enumerate() {
                 let b = bundle_dir(work.path(), rt.name, 0);
@@ -871,12 +887,29 @@ fn main() {
                     .trim()
                     .parse()
                     .unwrap();
+                created_rss[r].push(settled_rss_kib(pid));
                 rss_state[r].push(rt.peak_rss_kib(&["state", &id]));
                 rss_start[r].push(rt.peak_rss_kib(&["start", &id]));
                 let _ = wait4(Pid::from_raw(pid));
                 rss_delete[r].push(rt.peak_rss_kib(&["delete", &id]));
                 rss_run[r].push(rt.peak_rss_kib(&["run", "--bundle", b, &format!("rss-run-{i}")]));
-                let _ = std::fs::remove_file(pid_file);
+                let _ = std::fs::remove_file(&pid_file);
+                // The waiting process of the Docker bundle.
+                let id = format!("rss-k-{i}");
+                let kb = docker(rt);
+                rt.time(&[
+                    "create",
+                    "--bundle",
+                    kb.to_str().unwrap(),
+                    "--pid-file",
+                    p,
+                    &id,
+                ]);
+                let pid = read_pid(&pid_file);
+                k_rss[r].push(settled_rss_kib(pid));
+                rt.time(&["delete", "--force", &id]);
+                let _ = wait4(Pid::from_raw(pid));
+                let _ = std::fs::remove_file(&pid_file);
             }
         }
         reap_strays();
