@@ -5,13 +5,22 @@
 //!
 //! `sudo cargo bench --bench runtimes` (add `-- --quick` for the CI smoke
 //! run, `-- --out FILE` to also write the Markdown report to a file,
-//! `-- --disk-state` to keep the state roots on disk instead of a tmpfs).
-//! See docs/performance.md.
+//! `-- --disk-state` to keep the state roots on disk instead of a tmpfs,
+//! `-- --callers-only` for the end-to-end rows through containerd and
+//! Docker alone, which only the full mode runs). See docs/performance.md.
 //!
 //! crun 1.8.1 refuses hybrid cgroups, so every runtime runs inside one
 //! private mount namespace whose /sys/fs/cgroup is a tmpfs holding bind
 //! mounts of the v1 hierarchies only (no `unified`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../callers/mod.rs"]
+mod callers;
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../callers/dockerd.rs"]
+mod dockerd;
+mod e2e;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -103,7 +112,6 @@ struct Cycle {
     create: Sample,
     start: Sample,
     delete: Sample,
-    created_rss_kib: i64,
 }
 
 fn bundle_dir(work: &Path, rt: &str, worker: usize) -> PathBuf {
@@ -133,20 +141,38 @@ fn cycle_of(rt: &Runtime, work: &Path, bundle: &Path, tag: &str, worker: usize, 
         .trim()
         .parse()
         .unwrap();
-    let created_rss_kib = vm_rss_kib(pid);
     let start = rt.time(&["start", &id]);
     // We are a child subreaper: the init was reparented to us.
     let _ = wait4(Pid::from_raw(pid));
     let delete = rt.time(&["delete", &id]);
     let total = t0.elapsed();
-    let _ = std::fs::remove_file(pid_file);
+    let _ = std::fs::remove_file(&pid_file);
     Cycle {
         total,
         create,
         start,
         delete,
-        created_rss_kib,
     }
+}
+
+/// The VmRSS of `pid` once it has settled, blocked in the wait at the
+/// gate: berth's init in `poll`, crun's in `pselect6`, runc's in the
+/// `openat` of `exec.fifo` (`/proc/PID/syscall`, which reads `running`
+/// while it runs). Sampling right after `create` returns often catches
+/// the process before it has released its memory. Gives up waiting after
+/// 2 s and samples anyway.
+fn settled_rss_kib(pid: i32) -> f64 {
+    const WAITS: [&str; 6] = ["7", "271", "270", "23", "257", "2"];
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        let call = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        let nr = call.split_whitespace().next().unwrap_or_default();
+        if WAITS.contains(&nr) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    vm_rss_kib(pid) as f64
 }
 
 fn vm_rss_kib(pid: i32) -> i64 {
@@ -491,6 +517,8 @@ struct Counts {
     execs: usize,
     exec_rounds: usize,
     concurrent_execs: usize,
+    /// end-to-end runs per runtime and caller (0: not measured).
+    e2e: usize,
 }
 
 fn main() {
@@ -498,6 +526,7 @@ fn main() {
     // `cargo bench` passes --bench; ignore it.
     let quick = args.iter().any(|a| a == "--quick");
     let disk_state = args.iter().any(|a| a == "--disk-state");
+    let callers_only = args.iter().any(|a| a == "--callers-only");
     let out_file = args
         .iter()
         .position(|a| a == "--out")
@@ -520,6 +549,8 @@ fn main() {
             execs: 5,
             exec_rounds: 1,
             concurrent_execs: 10,
+            // `--callers-only` measures them in any mode.
+            e2e: if callers_only { 20 } else { 0 },
         }
     } else {
         Counts {
@@ -534,6 +565,7 @@ fn main() {
             execs: 30,
             exec_rounds: 10,
             concurrent_execs: 10,
+            e2e: 20,
         }
     };
     ensure_installed("runc", "runc");
@@ -593,272 +625,347 @@ fn main() {
         cycle(rt, work.path(), 0, 0);
     }
 
-    // 1. create + start + wait + delete, alternating.
-    let (mut total, mut create, mut start, mut delete, mut cpu, mut created_rss) =
-        (empty(), empty(), empty(), empty(), empty(), empty());
-    for i in 0..counts.cycles {
-        for (r, rt) in runtimes.iter().enumerate() {
-            let c = cycle(rt, work.path(), 0, i + 1);
-            total[r].push(ms(c.total));
-            create[r].push(ms(c.create.wall));
-            start[r].push(ms(c.start.wall));
-            delete[r].push(ms(c.delete.wall));
-            cpu[r].push(ms(c.create.exit.cpu + c.start.exit.cpu + c.delete.exit.cpu));
-            created_rss[r].push(c.created_rss_kib as f64);
-        }
-    }
-    reap_strays();
-    report.add("life cycle: create+start+wait+delete", "ms", total);
-    report.add("  create", "ms", create);
-    report.add("  start", "ms", start);
-    report.add("  delete", "ms", delete);
-    report.add("  CPU time of create+start+delete", "ms", cpu);
-
-    // 2. run of /bin/true.
-    let mut run = empty();
-    for i in 0..counts.runs {
-        for (r, rt) in runtimes.iter().enumerate() {
-            let b = bundle_dir(work.path(), rt.name, 0);
-            let s = rt.time(&["run", "--bundle", b.to_str().unwrap(), &format!("run-{i}")]);
-            run[r].push(ms(s.wall));
-        }
-    }
-    reap_strays();
-    report.add("run /bin/true", "ms", run);
-
-    // 3. state of a created container.
-    let mut state = empty();
-    for rt in &runtimes {
-        let b = bundle_dir(work.path(), rt.name, 0);
-        rt.time(&["create", "--bundle", b.to_str().unwrap(), "probe"]);
-    }
-    for _ in 0..counts.states {
-        for (r, rt) in runtimes.iter().enumerate() {
-            let s = rt.time(&["state", "probe"]);
-            state[r].push(ms(s.wall));
-        }
-    }
-    for rt in &runtimes {
-        rt.time(&["delete", "--force", "probe"]);
-    }
-    reap_strays();
-    report.add("state (created container)", "ms", state);
-
-    // 4. sequential life cycles.
-    let mut seq = empty();
-    for round in 0..counts.rounds {
-        for (r, rt) in runtimes.iter().enumerate() {
-            let t = Instant::now();
-            for i in 0..counts.sequential {
-                cycle(rt, work.path(), 0, 1000 + round * 1000 + i);
+    if !callers_only {
+        // 1. create + start + wait + delete, alternating.
+        let (mut total, mut create, mut start, mut delete, mut cpu) =
+            (empty(), empty(), empty(), empty(), empty());
+        for i in 0..counts.cycles {
+            for (r, rt) in runtimes.iter().enumerate() {
+                let c = cycle(rt, work.path(), 0, i + 1);
+                total[r].push(ms(c.total));
+                create[r].push(ms(c.create.wall));
+                start[r].push(ms(c.start.wall));
+                delete[r].push(ms(c.delete.wall));
+                cpu[r].push(ms(c.create.exit.cpu + c.start.exit.cpu + c.delete.exit.cpu));
             }
-            seq[r].push(ms(t.elapsed()));
         }
-    }
-    reap_strays();
-    report.add(
-        &format!("{} sequential life cycles", counts.sequential),
-        "ms",
-        seq,
-    );
+        reap_strays();
+        report.add("life cycle: create+start+wait+delete", "ms", total);
+        report.add("  create", "ms", create);
+        report.add("  start", "ms", start);
+        report.add("  delete", "ms", delete);
+        report.add("  CPU time of create+start+delete", "ms", cpu);
 
-    // 5. parallel life cycles.
-    let mut par = empty();
-    for round in 0..counts.rounds {
-        for (r, rt) in runtimes.iter().enumerate() {
-            let t = Instant::now();
-            std::thread::scope(|s| {
-                for w in 0..counts.parallel {
-                    let rt = &rt;
-                    let work = work.path();
-                    s.spawn(move || cycle(rt, work, w, 5000 + round));
-                }
-            });
-            par[r].push(ms(t.elapsed()));
+        // 2. run of /bin/true.
+        let (mut run, mut run_cpu) = (empty(), empty());
+        for i in 0..counts.runs {
+            for (r, rt) in runtimes.iter().enumerate() {
+                let b = bundle_dir(work.path(), rt.name, 0);
+                let s = rt.time(&["run", "--bundle", b.to_str().unwrap(), &format!("run-{i}")]);
+                run[r].push(ms(s.wall));
+                run_cpu[r].push(ms(s.exit.cpu));
+            }
         }
-    }
-    reap_strays();
-    report.add(
-        &format!("{} parallel life cycles", counts.parallel),
-        "ms",
-        par,
-    );
+        reap_strays();
+        report.add("run /bin/true", "ms", run);
+        report.add(
+            "  CPU time of run (the runtime and the container)",
+            "ms",
+            run_cpu,
+        );
 
-    // 6. youki's method (`create; start; delete -f`, not waiting for the
-    // exit) on runc's default bundle and on Docker's.
-    let docker = |rt: &Runtime| work.path().join(format!("docker-{}", rt.name));
-    let cri = |rt: &Runtime| work.path().join(format!("cri-{}", rt.name));
-    let (mut y_default, mut y_docker) = (empty(), empty());
-    for i in 0..counts.shapes {
-        for (r, rt) in runtimes.iter().enumerate() {
+        // 3. state of a created container.
+        let mut state = empty();
+        for rt in &runtimes {
             let b = bundle_dir(work.path(), rt.name, 0);
-            y_default[r].push(ms(youki_cycle(rt, &b, "d", i)));
-            y_docker[r].push(ms(youki_cycle(rt, &docker(rt), "k", i)));
+            rt.time(&["create", "--bundle", b.to_str().unwrap(), "probe"]);
         }
-    }
-    report.add(
-        "create; start; delete -f (youki's loop), default bundle",
-        "ms",
-        y_default,
-    );
-    report.add(
-        "create; start; delete -f (youki's loop), Docker bundle",
-        "ms",
-        y_docker,
-    );
+        for _ in 0..counts.states {
+            for (r, rt) in runtimes.iter().enumerate() {
+                let s = rt.time(&["state", "probe"]);
+                state[r].push(ms(s.wall));
+            }
+        }
+        for rt in &runtimes {
+            rt.time(&["delete", "--force", "probe"]);
+        }
+        reap_strays();
+        report.add("state (created container)", "ms", state);
 
-    // 7. The Docker-shaped bundle's life cycle.
-    let (mut k_total, mut k_create, mut k_start, mut k_delete, mut k_rss) =
-        (empty(), empty(), empty(), empty(), empty());
-    for i in 0..counts.shapes {
-        for (r, rt) in runtimes.iter().enumerate() {
-            let c = cycle_of(rt, work.path(), &docker(rt), "k", 0, i);
-            k_total[r].push(ms(c.total));
-            k_create[r].push(ms(c.create.wall));
-            k_start[r].push(ms(c.start.wall));
-            k_delete[r].push(ms(c.delete.wall));
-            k_rss[r].push(c.created_rss_kib as f64);
-        }
-    }
-    reap_strays();
-    report.add("Docker bundle: life cycle", "ms", k_total);
-    report.add("  create", "ms", k_create);
-    report.add("  start", "ms", k_start);
-    report.add("  delete", "ms", k_delete);
-
-    // 8. The CRI-shaped bundle: a pod's container joining its running
-    // sandbox's namespaces, life cycle and youki's loop.
-    for rt in &runtimes {
-        let sb = work.path().join(format!("cri-sandbox-{}", rt.name));
-        let pf = work.path().join(format!("sandbox-{}.pid", rt.name));
-        rt.time(&[
-            "create",
-            "--bundle",
-            sb.to_str().unwrap(),
-            "--pid-file",
-            pf.to_str().unwrap(),
-            "sandbox",
-        ]);
-        rt.time(&["start", "sandbox"]);
-        make_cri_container(work.path(), rt.name, read_pid(&pf));
-    }
-    let (mut c_total, mut c_create, mut c_youki) = (empty(), empty(), empty());
-    for i in 0..counts.shapes {
-        for (r, rt) in runtimes.iter().enumerate() {
-            let c = cycle_of(rt, work.path(), &cri(rt), "c", 0, i);
-            c_total[r].push(ms(c.total));
-            c_create[r].push(ms(c.create.wall));
-            c_youki[r].push(ms(youki_cycle(rt, &cri(rt), "c", i)));
-        }
-    }
-    for rt in &runtimes {
-        rt.time(&["delete", "-f", "sandbox"]);
-    }
-    reap_strays();
-    report.add("CRI bundle: life cycle", "ms", c_total);
-    report.add("  create", "ms", c_create);
-    report.add("CRI bundle: create; start; delete -f", "ms", c_youki);
-
-    // 9. exec of /bin/true into a running container of the Docker bundle,
-    // one at a time and `concurrent_execs` at once.
-    for rt in &runtimes {
-        let b = work.path().join(format!("docker-exec-{}", rt.name));
-        rt.time(&["create", "--bundle", b.to_str().unwrap(), "execd"]);
-        rt.time(&["start", "execd"]);
-    }
-    let (mut exec1, mut execn, mut rss_exec) = (empty(), empty(), empty());
-    for _ in 0..counts.execs {
-        for (r, rt) in runtimes.iter().enumerate() {
-            exec1[r].push(ms(rt.time(&["exec", "execd", "/bin/true"]).wall));
-        }
-    }
-    for _ in 0..counts.exec_rounds {
-        for (r, rt) in runtimes.iter().enumerate() {
-            let t = Instant::now();
-            std::thread::scope(|s| {
-                for _ in 0..counts.concurrent_execs {
-                    s.spawn(|| rt.time(&["exec", "execd", "/bin/true"]));
+        // 4. sequential life cycles.
+        let mut seq = empty();
+        for round in 0..counts.rounds {
+            for (r, rt) in runtimes.iter().enumerate() {
+                let t = Instant::now();
+                for i in 0..counts.sequential {
+                    cycle(rt, work.path(), 0, 1000 + round * 1000 + i);
                 }
-            });
-            execn[r].push(ms(t.elapsed()));
+                seq[r].push(ms(t.elapsed()));
+            }
         }
-    }
-    for _ in 0..counts.rss {
-        for (r, rt) in runtimes.iter().enumerate() {
-            rss_exec[r].push(rt.peak_rss_kib(&["exec", "execd", "/bin/true"]));
-        }
-    }
-    for rt in &runtimes {
-        rt.time(&["delete", "-f", "execd"]);
-    }
-    reap_strays();
-    report.add("exec /bin/true into a running container", "ms", exec1);
-    report.add(
-        &format!("{} concurrent exec /bin/true", counts.concurrent_execs),
-        "ms",
-        execn,
-    );
+        reap_strays();
+        report.add(
+            &format!("{} sequential life cycles", counts.sequential),
+            "ms",
+            seq,
+        );
 
-    // 10. Peak RSS of each subcommand, through GNU time: it forks, so the
-    // figure is the runtime's own peak plus time's small copy of itself
-    // (a static no-op program measures 548 KiB this way). The rusage of
-    // the timed runs above would carry this benchmark's own resident set:
-    // a posix_spawn child shares its parent's memory until `execve`, and
-    // the kernel keeps that peak in the child's maxrss.
-    let (mut rss_create, mut rss_start, mut rss_state, mut rss_delete, mut rss_run) =
-        (empty(), empty(), empty(), empty(), empty());
-    for i in 0..counts.rss {
-        for (r, rt) in runtimes.iter().enumerate() {
-            let b = bundle_dir(work.path(), rt.name, 0);
-            let b = b.to_str().unwrap();
-            let id = format!("rss-{i}");
-            let pid_file = work.path().join(format!("{id}.pid"));
-            let p = pid_file.to_str().unwrap();
-            rss_create[r].push(rt.peak_rss_kib(&["create", "--bundle", b, "--pid-file", p, &id]));
-            let pid: i32 = std::fs::read_to_string(&pid_file)
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap();
-            rss_state[r].push(rt.peak_rss_kib(&["state", &id]));
-            rss_start[r].push(rt.peak_rss_kib(&["start", &id]));
-            let _ = wait4(Pid::from_raw(pid));
-            rss_delete[r].push(rt.peak_rss_kib(&["delete", &id]));
-            rss_run[r].push(rt.peak_rss_kib(&["run", "--bundle", b, &format!("rss-run-{i}")]));
-            let _ = std::fs::remove_file(pid_file);
+        // 5. parallel life cycles.
+        let (mut par, mut par_cpu) = (empty(), empty());
+        for round in 0..counts.rounds {
+            for (r, rt) in runtimes.iter().enumerate() {
+                let t = Instant::now();
+                let cpu: Duration = std::thread::scope(|s| {
+                    let workers: Vec<_> = (0..counts.parallel)
+                        .map(|w| {
+                            let rt = &rt;
+                            let work = work.path();
+                            s.spawn(move || cycle(rt, work, w, 5000 + round))
+                        })
+                        .collect();
+                    workers
+                        .into_iter()
+                        .map(|h| {
+                            let c = h.join().unwrap();
+                            c.create.exit.cpu + c.start.exit.cpu + c.delete.exit.cpu
+                        })
+                        .sum()
+                });
+                par[r].push(ms(t.elapsed()));
+                par_cpu[r].push(ms(cpu));
+            }
+        }
+        reap_strays();
+        report.add(
+            &format!("{} parallel life cycles", counts.parallel),
+            "ms",
+            par,
+        );
+        report.add("  CPU time of their create+start+delete", "ms", par_cpu);
+
+        // 6. youki's method (`create; start; delete -f`, not waiting for the
+        // exit) on runc's default bundle and on Docker's.
+        let docker = |rt: &Runtime| work.path().join(format!("docker-{}", rt.name));
+        let cri = |rt: &Runtime| work.path().join(format!("cri-{}", rt.name));
+        let (mut y_default, mut y_docker) = (empty(), empty());
+        for i in 0..counts.shapes {
+            for (r, rt) in runtimes.iter().enumerate() {
+                let b = bundle_dir(work.path(), rt.name, 0);
+                y_default[r].push(ms(youki_cycle(rt, &b, "d", i)));
+                y_docker[r].push(ms(youki_cycle(rt, &docker(rt), "k", i)));
+            }
+        }
+        report.add(
+            "create; start; delete -f (youki's loop), default bundle",
+            "ms",
+            y_default,
+        );
+        report.add(
+            "create; start; delete -f (youki's loop), Docker bundle",
+            "ms",
+            y_docker,
+        );
+
+        // 7. The Docker-shaped bundle's life cycle.
+        let (mut k_total, mut k_create, mut k_start, mut k_delete) =
+            (empty(), empty(), empty(), empty());
+        for i in 0..counts.shapes {
+            for (r, rt) in runtimes.iter().enumerate() {
+                let c = cycle_of(rt, work.path(), &docker(rt), "k", 0, i);
+                k_total[r].push(ms(c.total));
+                k_create[r].push(ms(c.create.wall));
+                k_start[r].push(ms(c.start.wall));
+                k_delete[r].push(ms(c.delete.wall));
+            }
+        }
+        reap_strays();
+        report.add("Docker bundle: life cycle", "ms", k_total);
+        report.add("  create", "ms", k_create);
+        report.add("  start", "ms", k_start);
+        report.add("  delete", "ms", k_delete);
+
+        // 8. The CRI-shaped bundle: a pod's container joining its running
+        // sandbox's namespaces, life cycle and youki's loop.
+        for rt in &runtimes {
+            let sb = work.path().join(format!("cri-sandbox-{}", rt.name));
+            let pf = work.path().join(format!("sandbox-{}.pid", rt.name));
+            rt.time(&[
+                "create",
+                "--bundle",
+                sb.to_str().unwrap(),
+                "--pid-file",
+                pf.to_str().unwrap(),
+                "sandbox",
+            ]);
+            rt.time(&["start", "sandbox"]);
+            make_cri_container(work.path(), rt.name, read_pid(&pf));
+        }
+        let (mut c_total, mut c_create, mut c_youki) = (empty(), empty(), empty());
+        for i in 0..counts.shapes {
+            for (r, rt) in runtimes.iter().enumerate() {
+                let c = cycle_of(rt, work.path(), &cri(rt), "c", 0, i);
+                c_total[r].push(ms(c.total));
+                c_create[r].push(ms(c.create.wall));
+                c_youki[r].push(ms(youki_cycle(rt, &cri(rt), "c", i)));
+            }
+        }
+        for rt in &runtimes {
+            rt.time(&["delete", "-f", "sandbox"]);
+        }
+        reap_strays();
+        report.add("CRI bundle: life cycle", "ms", c_total);
+        report.add("  create", "ms", c_create);
+        report.add("CRI bundle: create; start; delete -f", "ms", c_youki);
+
+        // 9. exec of /bin/true into a running container of the Docker bundle,
+        // one at a time and `concurrent_execs` at once.
+        for rt in &runtimes {
+            let b = work.path().join(format!("docker-exec-{}", rt.name));
+            rt.time(&["create", "--bundle", b.to_str().unwrap(), "execd"]);
+            rt.time(&["start", "execd"]);
+        }
+        let (mut exec1, mut exec1_cpu, mut execn, mut execn_cpu, mut rss_exec) =
+            (empty(), empty(), empty(), empty(), empty());
+        for _ in 0..counts.execs {
+            for (r, rt) in runtimes.iter().enumerate() {
+                let s = rt.time(&["exec", "execd", "/bin/true"]);
+                exec1[r].push(ms(s.wall));
+                exec1_cpu[r].push(ms(s.exit.cpu));
+            }
+        }
+        for _ in 0..counts.exec_rounds {
+            for (r, rt) in runtimes.iter().enumerate() {
+                let t = Instant::now();
+                let cpu: Duration = std::thread::scope(|s| {
+                    let execs: Vec<_> = (0..counts.concurrent_execs)
+                        .map(|_| s.spawn(|| rt.time(&["exec", "execd", "/bin/true"])))
+                        .collect();
+                    execs.into_iter().map(|h| h.join().unwrap().exit.cpu).sum()
+                });
+                execn[r].push(ms(t.elapsed()));
+                execn_cpu[r].push(ms(cpu));
+            }
+        }
+        for _ in 0..counts.rss {
+            for (r, rt) in runtimes.iter().enumerate() {
+                rss_exec[r].push(rt.peak_rss_kib(&["exec", "execd", "/bin/true"]));
+            }
+        }
+        for rt in &runtimes {
+            rt.time(&["delete", "-f", "execd"]);
+        }
+        reap_strays();
+        report.add("exec /bin/true into a running container", "ms", exec1);
+        report.add("  CPU time of one exec", "ms", exec1_cpu);
+        report.add(
+            &format!("{} concurrent exec /bin/true", counts.concurrent_execs),
+            "ms",
+            execn,
+        );
+        report.add(
+            &format!("  CPU time of the {} execs", counts.concurrent_execs),
+            "ms",
+            execn_cpu,
+        );
+
+        // 10. Peak RSS of each subcommand, through GNU time: it forks, so the
+        // figure is the runtime's own peak plus time's small copy of itself
+        // (a static no-op program measures 548 KiB this way). The rusage of
+        // the timed runs above would carry this benchmark's own resident set:
+        // a posix_spawn child shares its parent's memory until `execve`, and
+        // the kernel keeps that peak in the child's maxrss.
+        let (mut rss_create, mut rss_start, mut rss_state, mut rss_delete, mut rss_run) =
+            (empty(), empty(), empty(), empty(), empty());
+        let (mut created_rss, mut k_rss) = (empty(), empty());
+        for i in 0..counts.rss {
+            for (r, rt) in runtimes.iter().enumerate() {
+                let b = bundle_dir(work.path(), rt.name, 0);
+                let b = b.to_str().unwrap();
+                let id = format!("rss-{i}");
+                let pid_file = work.path().join(format!("{id}.pid"));
+                let p = pid_file.to_str().unwrap();
+                rss_create[r].push(rt.peak_rss_kib(&[
+                    "create",
+                    "--bundle",
+                    b,
+                    "--pid-file",
+                    p,
+                    &id,
+                ]));
+                let pid: i32 = std::fs::read_to_string(&pid_file)
+                    .unwrap()
+                    .trim()
+                    .parse()
+                    .unwrap();
+                created_rss[r].push(settled_rss_kib(pid));
+                rss_state[r].push(rt.peak_rss_kib(&["state", &id]));
+                rss_start[r].push(rt.peak_rss_kib(&["start", &id]));
+                let _ = wait4(Pid::from_raw(pid));
+                rss_delete[r].push(rt.peak_rss_kib(&["delete", &id]));
+                rss_run[r].push(rt.peak_rss_kib(&["run", "--bundle", b, &format!("rss-run-{i}")]));
+                let _ = std::fs::remove_file(&pid_file);
+                // The waiting process of the Docker bundle.
+                let id = format!("rss-k-{i}");
+                let kb = docker(rt);
+                rt.time(&[
+                    "create",
+                    "--bundle",
+                    kb.to_str().unwrap(),
+                    "--pid-file",
+                    p,
+                    &id,
+                ]);
+                let pid = read_pid(&pid_file);
+                k_rss[r].push(settled_rss_kib(pid));
+                rt.time(&["delete", "--force", &id]);
+                let _ = wait4(Pid::from_raw(pid));
+                let _ = std::fs::remove_file(&pid_file);
+            }
+        }
+        reap_strays();
+
+        // Memory and size.
+        report.add("peak RSS: create", "KiB", rss_create);
+        report.add("peak RSS: start", "KiB", rss_start);
+        report.add("peak RSS: state", "KiB", rss_state);
+        report.add("peak RSS: delete", "KiB", rss_delete);
+        report.add("peak RSS: run", "KiB", rss_run);
+        report.add("peak RSS: exec", "KiB", rss_exec);
+        report.add(
+            "RSS of the process waiting while created",
+            "KiB",
+            created_rss,
+        );
+        report.add(
+            "RSS of the process waiting while created, Docker bundle",
+            "KiB",
+            k_rss,
+        );
+        let sizes = runtimes
+            .iter()
+            .map(|rt| {
+                let path = which(&rt.bin);
+                vec![
+                    std::fs::metadata(path)
+                        .map(|m| m.len() as f64 / 1024.0)
+                        .unwrap_or(0.0),
+                ]
+            })
+            .collect();
+        report.add("binary size", "KiB", sizes);
+    }
+
+    // 11. End to end through the callers (full mode, or --callers-only).
+    let mut e2e_note = String::new();
+    if counts.e2e > 0 {
+        if e2e::have_ctr() {
+            let t = e2e::ctr_run_rm(&runtimes, counts.e2e);
+            reap_strays();
+            report.add("end to end: ctr run --rm /bin/true", "ms", t);
+        } else {
+            e2e_note.push_str(
+                "\nctr run --rm: not measured (containerd, ctr or the runc shim missing)",
+            );
+        }
+        if e2e::have_docker() {
+            let t = e2e::docker_run_rm(&runtimes, counts.e2e);
+            reap_strays();
+            report.add("end to end: docker run --rm true", "ms", t);
+        } else {
+            e2e_note
+                .push_str("\ndocker run --rm: not measured (dockerd or /usr/bin/docker missing)");
         }
     }
-    reap_strays();
-
-    // Memory and size.
-    report.add("peak RSS: create", "KiB", rss_create);
-    report.add("peak RSS: start", "KiB", rss_start);
-    report.add("peak RSS: state", "KiB", rss_state);
-    report.add("peak RSS: delete", "KiB", rss_delete);
-    report.add("peak RSS: run", "KiB", rss_run);
-    report.add("peak RSS: exec", "KiB", rss_exec);
-    report.add(
-        "RSS of the process waiting while created",
-        "KiB",
-        created_rss,
-    );
-    report.add(
-        "RSS of the process waiting while created, Docker bundle",
-        "KiB",
-        k_rss,
-    );
-    let sizes = runtimes
-        .iter()
-        .map(|rt| {
-            let path = which(&rt.bin);
-            vec![
-                std::fs::metadata(path)
-                    .map(|m| m.len() as f64 / 1024.0)
-                    .unwrap_or(0.0),
-            ]
-        })
-        .collect();
-    report.add("binary size", "KiB", sizes);
 
     let versions: Vec<String> = runtimes
         .iter()
@@ -872,9 +979,15 @@ fn main() {
         })
         .collect();
     let text = format!(
-        "{}\n\nmode: {}; state roots on {}; cycles {}, runs {}, state {}, sequential {}×{} rounds, parallel {}×{} rounds\n{}\n",
+        "{}\n\nmode: {}; state roots on {}; cycles {}, runs {}, state {}, sequential {}×{} rounds, parallel {}×{} rounds, end to end {} per caller{}\n{}\n",
         report.markdown(),
-        if quick { "quick" } else { "full" },
+        if callers_only {
+            "end to end only"
+        } else if quick {
+            "quick"
+        } else {
+            "full"
+        },
         if disk_state { "disk" } else { "tmpfs" },
         counts.cycles,
         counts.runs,
@@ -883,6 +996,8 @@ fn main() {
         counts.rounds,
         counts.parallel,
         counts.rounds,
+        counts.e2e,
+        e2e_note,
         versions.join("\n")
     );
     print!("{text}");
