@@ -1292,18 +1292,24 @@ struct CriuDaemon {
 }
 
 impl CriuDaemon {
-    /// Runs `criu ARGS -d --pidfile PIDFILE` (it returns once listening).
+    /// Runs `criu ARGS -d --pidfile PIDFILE` (it returns once listening),
+    /// its output (and log: no `-o`) in `PIDFILE.log` (the daemon keeps
+    /// it open: a pipe would never end).
     fn start(args: &[&str], pidfile: &Path) -> Self {
-        let out = std::process::Command::new("criu")
+        let log = pidfile.with_extension("log");
+        let out = std::fs::File::create(&log).unwrap();
+        let st = std::process::Command::new("criu")
             .args(args)
-            .args(["-d", "--pidfile", path(pidfile)])
-            .output()
+            .args(["-v4", "-d", "--pidfile", path(pidfile)])
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .status()
             .unwrap();
         assert!(
-            out.status.success(),
-            "criu {args:?}: {}{}",
-            s(&out.stdout),
-            s(&out.stderr)
+            st.success(),
+            "criu {args:?}: {st}: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
         );
         let pid = wait_file(pidfile).trim().parse().unwrap();
         Self { pid }
@@ -1442,9 +1448,10 @@ fn lazy_pages_migrate_through_the_status_fd_and_a_lazy_pages_daemon() {
     }
     // runc's flow: the checkpoint leaves a page server running and writes
     // a NUL to --status-fd when it is ready.
+    let cpt_log = f.dir.path().join("checkpoint.err");
     let (r, w) = nix::unistd::pipe().unwrap();
     let wfd = std::os::fd::AsRawFd::as_raw_fd(&w).to_string();
-    let mut cpt = f
+    let cpt = f
         .cmd()
         .args([
             "checkpoint",
@@ -1460,7 +1467,7 @@ fn lazy_pages_migrate_through_the_status_fd_and_a_lazy_pages_daemon() {
             "c1",
         ])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&cpt_log).unwrap())
         .spawn()
         .unwrap();
     drop(w);
@@ -1473,23 +1480,17 @@ fn lazy_pages_migrate_through_the_status_fd_and_a_lazy_pages_daemon() {
     }
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut std::fs::File::from(r), &mut b);
-        let _ = tx.send(b);
+        // One byte, as runc's test reads it (`dd bs=1 count=1`).
+        let mut b = [1u8; 1];
+        let n = std::io::Read::read(&mut std::fs::File::from(r), &mut b).unwrap_or(0);
+        let _ = tx.send(b[..n].to_vec());
     });
-    let cpt_stderr = cpt.stderr.take();
     let mut cpt = Reap(cpt);
     let ready = rx
         .recv_timeout(Duration::from_secs(120))
         .unwrap_or_default();
-    if ready != [0] {
-        let _ = cpt.0.kill();
-        let mut e = String::new();
-        if let Some(mut x) = cpt_stderr {
-            let _ = std::io::Read::read_to_string(&mut x, &mut e);
-        }
-        panic!("status fd gave {ready:?}: {e}");
-    }
+    let errors = || std::fs::read_to_string(&cpt_log).unwrap_or_default();
+    assert_eq!(ready, [0], "the status fd: {}", errors());
     assert!(image.join("inventory.img").is_file());
     // The lazy-pages daemon fetches from that page server; its socket is
     // in the work directory restore uses (the image holds only files).
@@ -1518,11 +1519,7 @@ fn lazy_pages_migrate_through_the_status_fd_and_a_lazy_pages_daemon() {
         &["--lazy-pages", "--work-path", path(&work)],
     );
     let st = cpt.0.wait().unwrap();
-    let mut e = String::new();
-    if let Some(mut x) = cpt_stderr {
-        let _ = std::io::Read::read_to_string(&mut x, &mut e);
-    }
-    assert!(st.success(), "checkpoint --lazy-pages: {st}: {e}");
+    assert!(st.success(), "checkpoint --lazy-pages: {st}: {}", errors());
     lazy.wait_exit();
     assert_gone(&f, "c1");
     let after = wait_lines(&f, frozen.len() + 3);

@@ -170,6 +170,16 @@ pub fn checkpoint(rt: &Runtime, id: &str, opts: &CheckpointOptions) -> Result<()
         .as_ref()
         .filter(|_| version.number() < criu::STATUS_READY_VERSION)
         .map(std::os::fd::AsRawFd::as_raw_fd);
+    if let (Some(fd), None) = (&status, status_by_criu) {
+        // berth writes the byte: CRIU must not hold the descriptor open, or
+        // the reader would not see it closed once written (as with runc,
+        // whose children inherit no descriptor unless named).
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )
+        .map_err(OpsError::sys("--status-fd: set close-on-exec"))?;
+    }
     let image = image::open_dir("--image-path", &opts.criu.image_path, true)?;
     let work = opts
         .criu
