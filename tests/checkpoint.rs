@@ -1434,6 +1434,7 @@ fn lazy_pages_migrate_through_the_status_fd_and_a_lazy_pages_daemon() {
     let port = free_port().to_string();
     if !uffd_noncoop() {
         // Decided at run time: the refusal names the kernel feature.
+        eprintln!("lazy pages: `criu check --feature uffd-noncoop` fails: testing the refusal");
         let err = f.fails(&[
             "checkpoint",
             "--lazy-pages",
@@ -1446,6 +1447,7 @@ fn lazy_pages_migrate_through_the_status_fd_and_a_lazy_pages_daemon() {
         f.assert_clean();
         return;
     }
+    eprintln!("lazy pages: uffd-noncoop works here: migrating lazily");
     // runc's flow: the checkpoint leaves a page server running and writes
     // a NUL to --status-fd when it is ready.
     let cpt_log = f.dir.path().join("checkpoint.err");
@@ -1573,8 +1575,15 @@ fn lsm_profile_confines_the_restored_process() {
     assert!(common::apparmor_enabled(), "AppArmor is not enabled here");
     assert!(criu_unusable().is_none(), "{:?}", criu_unusable());
     let f = counter("cr-lsm");
+    // CRIU rewrites the profile the dump recorded (an unconfined process
+    // stays unconfined): the container runs under `a`, restores under `b`.
+    let a = format!("berth-cr-a-{}", std::process::id());
+    let b_name = format!("berth-cr-b-{}", std::process::id());
+    let pa = AaProfile::load(f.dir.path(), &a);
+    let pb = AaProfile::load(f.dir.path(), &b_name);
     // The loop also writes its own AppArmor label (a child's, inherited).
     f.edit(|c| {
+        c["process"]["apparmorProfile"] = json!(a);
         c["process"]["args"] = json!([
             "sh",
             "-c",
@@ -1583,13 +1592,14 @@ fn lsm_profile_confines_the_restored_process() {
              mv /data/lsm.new /data/lsm; sleep 0.2; done"
         ])
     });
-    let name = format!("berth-cr-test-{}", std::process::id());
-    let profile = AaProfile::load(f.dir.path(), &name);
     let b = bundle(&f);
     f.ok(&["run", "-d", "--bundle", &b, "c1"]);
     wait_lines(&f, 3);
     let lsm = f.dir.path().join("data/lsm");
-    assert_eq!(common::lsm_label(&wait_file(&lsm)), "unconfined");
+    assert_eq!(
+        common::lsm_label(&wait_file(&lsm)),
+        format!("{a} (enforce)")
+    );
     let image = f.dir.path().join("image");
     f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
     assert_gone(&f, "c1");
@@ -1599,21 +1609,21 @@ fn lsm_profile_confines_the_restored_process() {
         &f,
         &image,
         "c1",
-        &["--lsm-profile", &format!("apparmor:{name}")],
+        &["--lsm-profile", &format!("apparmor:{b_name}")],
     );
     let after = wait_lines(&f, frozen.len() + 3);
     let label = wait_file(&lsm);
     assert_eq!(
         common::lsm_label(&label),
-        format!("{name} (enforce)"),
+        format!("{b_name} (enforce)"),
         "the restored loop's label"
     );
     let pid = f.state("c1")["pid"].as_i64().unwrap();
     let host = std::fs::read_to_string(format!("/proc/{pid}/attr/current")).unwrap();
-    assert_eq!(common::lsm_label(&host), format!("{name} (enforce)"));
+    assert_eq!(common::lsm_label(&host), format!("{b_name} (enforce)"));
     let want: Vec<u64> = (1..=after.len() as u64).collect();
     assert_eq!(after, want, "frozen at {frozen:?}");
     stop_and_delete(&f, "c1");
-    drop(profile);
+    drop((pa, pb));
     f.assert_clean();
 }
