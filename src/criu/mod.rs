@@ -163,12 +163,15 @@ pub fn lazy_pages_supported(criu: &Path) -> Result<bool> {
     let resp = s.call(&req, &mut |_, _| Ok(()))?;
     // The answer is in; how CRIU exits after it does not matter.
     let _ = s.finish();
-    // CRIU answers `success = false` when a feature asked about is missing,
-    // with the features field saying which.
-    Ok(resp
-        .features
+    Ok(lazy_pages_in(&resp))
+}
+
+/// Pure: the answer to a lazy-pages `FEATURE_CHECK`: the `features` field
+/// when CRIU sent it, else whether the request succeeded.
+pub fn lazy_pages_in(resp: &Resp) -> bool {
+    resp.features
         .and_then(|f| f.lazy_pages)
-        .unwrap_or(resp.success))
+        .unwrap_or(resp.success)
 }
 
 /// Finds CRIU and checks it is at least [`MIN_VERSION`].
@@ -221,6 +224,23 @@ mod tests {
             e.to_string(),
             "CRIU 3.0.0 or newer is required, found 2.12.1"
         );
+    }
+
+    #[test]
+    fn lazy_pages_answer() {
+        let resp = |success, lazy_pages: Option<bool>| Resp {
+            success,
+            features: lazy_pages.map(|l| Features {
+                mem_track: Some(false),
+                lazy_pages: Some(l),
+            }),
+            ..Resp::default()
+        };
+        assert!(lazy_pages_in(&resp(true, Some(true))));
+        // A kernel without non-cooperative userfaultfd.
+        assert!(!lazy_pages_in(&resp(true, Some(false))));
+        assert!(!lazy_pages_in(&resp(false, Some(false))));
+        assert!(!lazy_pages_in(&resp(false, None)));
     }
 
     #[test]
