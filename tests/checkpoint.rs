@@ -1627,3 +1627,44 @@ fn lsm_profile_confines_the_restored_process() {
     drop((pa, pb));
     f.assert_clean();
 }
+
+/// Needs SELinux: `tests/vm/selinux.sh` runs it (`--include-ignored`) in
+/// the VM booted with SELinux (permissive). CRIU rewrites the `context=`
+/// a restored mount had at the dump (berth's `linux.mountLabel` on the
+/// tmpfs mounts) with `--lsm-mount-context`.
+#[test]
+#[ignore = "needs SELinux and a working CRIU: tests/vm/selinux.sh"]
+fn lsm_mount_context_relabels_the_restored_mounts() {
+    const MOUNT: &str = "system_u:object_r:svirt_image_t:s0:c1,c2";
+    const NEW: &str = "system_u:object_r:svirt_image_t:s0:c3,c4";
+    assert!(common::selinux_enabled(), "SELinux is not enabled here");
+    assert!(criu_unusable().is_none(), "{:?}", criu_unusable());
+    let f = counter("cr-mntctx");
+    f.edit(|c| c["linux"]["mountLabel"] = json!(MOUNT));
+    let b = bundle(&f);
+    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
+    wait_lines(&f, 3);
+    // The super options of /dev/shm (a tmpfs berth mounts with context=).
+    let shm = |id: &str| -> String {
+        let out = f.ok(&["exec", id, "cat", "/proc/self/mountinfo"]);
+        out.lines()
+            .rfind(|l| l.split(' ').nth(4) == Some("/dev/shm"))
+            .and_then(|l| l.rsplit(' ').next())
+            .unwrap_or_else(|| panic!("no /dev/shm in {out}"))
+            .to_string()
+    };
+    let before = shm("c1");
+    assert!(before.contains(&format!("context=\"{MOUNT}\"")), "{before}");
+    let image = f.dir.path().join("image");
+    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
+    assert_gone(&f, "c1");
+    let frozen = counts(&f);
+    restore(&f, &image, "c1", &["--lsm-mount-context", NEW]);
+    let after = shm("c1");
+    assert!(after.contains(&format!("context=\"{NEW}\"")), "{after}");
+    let counted = wait_lines(&f, frozen.len() + 2);
+    let want: Vec<u64> = (1..=counted.len() as u64).collect();
+    assert_eq!(counted, want, "frozen at {frozen:?}");
+    stop_and_delete(&f, "c1");
+    f.assert_clean();
+}
