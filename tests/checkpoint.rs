@@ -419,49 +419,6 @@ fn a_bad_bundle_config_is_refused_before_the_image_is_read() {
 // ---- what berth refuses ----
 
 #[test]
-fn flags_berth_cannot_honour_are_refused_by_name() {
-    let f = Fixture::new("cr-flags", &["true"]);
-    for (args, want) in [
-        (
-            &["checkpoint", "--page-server", "1.2.3.4:5", "c1"][..],
-            "checkpoint --page-server is not supported by berth",
-        ),
-        (
-            &["checkpoint", "--lazy-pages", "c1"],
-            "checkpoint --lazy-pages is not supported by berth",
-        ),
-        (
-            &["checkpoint", "--status-fd", "3", "c1"],
-            "checkpoint --status-fd is not supported by berth",
-        ),
-        (
-            &["checkpoint", "--empty-ns", "network", "c1"],
-            "checkpoint --empty-ns is not supported by berth",
-        ),
-        (
-            &["restore", "--lazy-pages", "c1"],
-            "restore --lazy-pages is not supported by berth",
-        ),
-        (
-            &["restore", "--lsm-profile", "apparmor:x", "c1"],
-            "restore --lsm-profile is not supported by berth",
-        ),
-        (
-            &["restore", "--lsm-mount-context", "x", "c1"],
-            "restore --lsm-mount-context is not supported by berth",
-        ),
-        (
-            &["restore", "--empty-ns", "network", "c1"],
-            "restore --empty-ns is not supported by berth",
-        ),
-    ] {
-        let err = f.fails(args);
-        assert!(err.contains(want), "{args:?}: {err}");
-    }
-    f.assert_clean();
-}
-
-#[test]
 fn a_namespace_other_than_network_joined_by_path_is_refused_by_name() {
     let f = Fixture::new("cr-nspath", &["true"]);
     f.edit(|c| {
@@ -1185,4 +1142,529 @@ fn containerd_checkpoints_and_restores_a_task_on_berth() {
         })
         .unwrap_or_default();
     assert!(left.is_empty(), "berth state left behind: {left:?}");
+}
+
+// ---- the CRIU flags runc has: --empty-ns, --page-server, --lazy-pages
+// with --status-fd, --lsm-profile / --lsm-mount-context ----
+
+#[test]
+fn bad_values_of_the_criu_flags_are_refused_before_criu_runs() {
+    let f = Fixture::new("cr-badflags", &["true"]);
+    for (args, want) in [
+        (
+            &["checkpoint", "--page-server", "1.2.3.4", "c1"][..],
+            "use --page-server ADDRESS:PORT",
+        ),
+        (
+            &["checkpoint", "--page-server", "1.2.3.4:0", "c1"],
+            "use --page-server ADDRESS:PORT",
+        ),
+        (
+            &["checkpoint", "--empty-ns", "ipc", "c1"],
+            "--empty-ns ipc: only the network namespace",
+        ),
+        (
+            &[
+                "restore",
+                "--empty-ns",
+                "network",
+                "--empty-ns",
+                "pid",
+                "c1",
+            ],
+            "--empty-ns pid: only the network namespace",
+        ),
+        (
+            &["checkpoint", "--status-fd", "3", "c1"],
+            "--status-fd is only used with --lazy-pages",
+        ),
+        (
+            &["checkpoint", "--lazy-pages", "--pre-dump", "c1"],
+            "--lazy-pages and --pre-dump cannot be combined",
+        ),
+        (
+            &["restore", "--lsm-profile", "unconfined", "c1"],
+            "--lsm-profile unconfined: use apparmor:NAME or selinux:LABEL",
+        ),
+        (
+            &["restore", "--lsm-profile", "smack:x", "c1"],
+            "use apparmor:NAME or selinux:LABEL",
+        ),
+        (
+            &["restore", "--lsm-mount-context", "", "c1"],
+            "--lsm-mount-context: an SELinux context is required",
+        ),
+    ] {
+        let err = f.fails(args);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    f.assert_clean();
+}
+
+/// `ip ...` run by the host in the network namespace of `pid`.
+fn ip_in(pid: i64, args: &[&str]) {
+    let out = std::process::Command::new("nsenter")
+        .arg(format!("--net=/proc/{pid}/ns/net"))
+        .arg("ip")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ip {args:?}: {}", s(&out.stderr));
+}
+
+/// Whether the container's loopback is up, seen from inside (`exec`): an
+/// up `lo` puts 127.0.0.1 in the local routing table.
+fn lo_is_up(f: &Fixture, id: &str) -> bool {
+    f.ok(&["exec", id, "cat", "/proc/net/fib_trie"])
+        .contains("127.0.0.1")
+}
+
+fn image_files(dir: &Path, prefix: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+#[test]
+fn empty_ns_network_leaves_the_network_namespace_out_of_the_image() {
+    if !need_criu("empty_ns_network_leaves_the_network_namespace_out_of_the_image") {
+        return;
+    }
+    let f = counter("cr-emptyns");
+    let b = bundle(&f);
+    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
+    wait_lines(&f, 3);
+    // A property of the container's own network namespace: lo up.
+    let pid = f.state("c1")["pid"].as_i64().unwrap();
+    ip_in(pid, &["link", "set", "lo", "up"]);
+    assert!(lo_is_up(&f, "c1"));
+
+    // Without --empty-ns the namespace is dumped and lo comes back up.
+    let full = f.dir.path().join("full");
+    f.ok(&[
+        "checkpoint",
+        "--leave-running",
+        "--image-path",
+        path(&full),
+        "c1",
+    ]);
+    assert!(!image_files(&full, "netdev-").is_empty());
+
+    // With it, no network device is in the image, and the restored
+    // container gets a fresh namespace: lo down, the count going on.
+    let image = f.dir.path().join("image");
+    f.ok(&[
+        "checkpoint",
+        "--empty-ns",
+        "network",
+        "--image-path",
+        path(&image),
+        "c1",
+    ]);
+    assert_gone(&f, "c1");
+    assert!(
+        image_files(&image, "netdev-").is_empty(),
+        "{:?}",
+        image_files(&image, "")
+    );
+    let frozen = counts(&f);
+    restore(&f, &image, "c1", &["--empty-ns", "network"]);
+    assert!(!lo_is_up(&f, "c1"), "lo is up: the namespace was restored");
+    let after = wait_lines(&f, frozen.len() + 2);
+    let want: Vec<u64> = (1..=after.len() as u64).collect();
+    assert_eq!(after, want, "frozen at {frozen:?}");
+    stop_and_delete(&f, "c1");
+
+    // The full image restores lo's state (the control).
+    restore(&f, &full, "c2", &[]);
+    assert!(lo_is_up(&f, "c2"), "the dumped namespace lost lo's state");
+    stop_and_delete(&f, "c2");
+    f.assert_clean();
+}
+
+/// A CRIU daemon a test started (`-d --pidfile`): its PID only, killed
+/// and waited for when dropped.
+struct CriuDaemon {
+    pid: i32,
+}
+
+impl CriuDaemon {
+    /// Runs `criu ARGS -d --pidfile PIDFILE` (it returns once listening),
+    /// its output (and log: no `-o`) in `PIDFILE.log` (the daemon keeps
+    /// it open: a pipe would never end).
+    fn start(args: &[&str], pidfile: &Path) -> Self {
+        let log = pidfile.with_extension("log");
+        let out = std::fs::File::create(&log).unwrap();
+        let st = std::process::Command::new("criu")
+            .args(args)
+            .args(["-v4", "-d", "--pidfile", path(pidfile)])
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .status()
+            .unwrap();
+        assert!(
+            st.success(),
+            "criu {args:?}: {st}: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        let pid = wait_file(pidfile).trim().parse().unwrap();
+        Self { pid }
+    }
+
+    fn alive(&self) -> bool {
+        Path::new(&format!("/proc/{}", self.pid)).exists()
+            && !std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
+                .unwrap_or_default()
+                .contains(") Z ")
+    }
+
+    /// Waits (up to 60 s) for it to exit by itself.
+    fn wait_exit(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.alive() {
+            assert!(Instant::now() < deadline, "criu {} did not exit", self.pid);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for CriuDaemon {
+    fn drop(&mut self) {
+        if self.alive() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.alive() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+/// A TCP port nobody listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn page_server_receives_the_pages_and_the_image_restores() {
+    if !need_criu("page_server_receives_the_pages_and_the_image_restores") {
+        return;
+    }
+    let f = counter("cr-pageserver");
+    let b = bundle(&f);
+    let ps_dir = f.dir.path().join("ps");
+    std::fs::create_dir(&ps_dir).unwrap();
+    let port = free_port();
+    let ps = CriuDaemon::start(
+        &[
+            "page-server",
+            "--images-dir",
+            path(&ps_dir),
+            "--port",
+            &port.to_string(),
+        ],
+        &f.dir.path().join("ps.pid"),
+    );
+    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
+    wait_lines(&f, 3);
+    let image = f.dir.path().join("image");
+    f.ok(&[
+        "checkpoint",
+        "--page-server",
+        &format!("127.0.0.1:{port}"),
+        "--image-path",
+        path(&image),
+        "c1",
+    ]);
+    assert_gone(&f, "c1");
+    ps.wait_exit();
+    // The memory went to the page server, the rest to the image.
+    assert!(
+        !image_files(&ps_dir, "pages-").is_empty(),
+        "{:?}",
+        image_files(&ps_dir, "")
+    );
+    assert!(image_files(&image, "pages-").is_empty());
+    assert!(image.join("inventory.img").is_file());
+    // Put together in the page server's directory, it restores.
+    for n in image_files(&image, "") {
+        std::fs::copy(image.join(&n), ps_dir.join(&n)).unwrap();
+    }
+    let frozen = counts(&f);
+    restore(&f, &ps_dir, "c1", &[]);
+    let after = wait_lines(&f, frozen.len() + 2);
+    let want: Vec<u64> = (1..=after.len() as u64).collect();
+    assert_eq!(after, want, "frozen at {frozen:?}");
+    stop_and_delete(&f, "c1");
+    drop(ps);
+    f.assert_clean();
+}
+
+/// Whether this kernel lets CRIU migrate memory lazily.
+fn uffd_noncoop() -> bool {
+    std::process::Command::new("criu")
+        .args(["check", "--feature", "uffd-noncoop"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn lazy_pages_migrate_through_the_status_fd_and_a_lazy_pages_daemon() {
+    if !need_criu("lazy_pages_migrate_through_the_status_fd_and_a_lazy_pages_daemon") {
+        return;
+    }
+    let f = counter("cr-lazy");
+    let b = bundle(&f);
+    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
+    wait_lines(&f, 3);
+    let image = f.dir.path().join("image");
+    let work = f.dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let port = free_port().to_string();
+    if !uffd_noncoop() {
+        // Decided at run time: the refusal names the kernel feature.
+        eprintln!("lazy pages: `criu check --feature uffd-noncoop` fails: testing the refusal");
+        let err = f.fails(&[
+            "checkpoint",
+            "--lazy-pages",
+            "--page-server",
+            &format!("127.0.0.1:{port}"),
+            "c1",
+        ]);
+        assert!(err.contains("uffd-noncoop"), "{err}");
+        stop_and_delete(&f, "c1");
+        f.assert_clean();
+        return;
+    }
+    eprintln!("lazy pages: uffd-noncoop works here: migrating lazily");
+    // runc's flow: the checkpoint leaves a page server running and writes
+    // a NUL to --status-fd when it is ready.
+    let cpt_log = f.dir.path().join("checkpoint.err");
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let wfd = std::os::fd::AsRawFd::as_raw_fd(&w).to_string();
+    let cpt = f
+        .cmd()
+        .args([
+            "checkpoint",
+            "--lazy-pages",
+            "--page-server",
+            &format!("127.0.0.1:{port}"),
+            "--status-fd",
+            &wfd,
+            "--work-path",
+            path(&work),
+            "--image-path",
+            path(&image),
+            "c1",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&cpt_log).unwrap())
+        .spawn()
+        .unwrap();
+    drop(w);
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // One byte, as runc's test reads it (`dd bs=1 count=1`).
+        let mut b = [1u8; 1];
+        let n = std::io::Read::read(&mut std::fs::File::from(r), &mut b).unwrap_or(0);
+        let _ = tx.send(b[..n].to_vec());
+    });
+    let mut cpt = Reap(cpt);
+    let ready = rx
+        .recv_timeout(Duration::from_secs(120))
+        .unwrap_or_default();
+    let errors = || std::fs::read_to_string(&cpt_log).unwrap_or_default();
+    assert_eq!(ready, [0], "the status fd: {}", errors());
+    assert!(image.join("inventory.img").is_file());
+    // The lazy-pages daemon fetches from that page server; its socket is
+    // in the work directory restore uses (the image holds only files).
+    let lazy = CriuDaemon::start(
+        &[
+            "lazy-pages",
+            "--page-server",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--images-dir",
+            path(&image),
+            "--work-dir",
+            path(&work),
+        ],
+        &f.dir.path().join("lazy.pid"),
+    );
+    let frozen = counts(&f);
+    // Another ID and cgroup: c1 exists until its last page has gone.
+    f.separate_cgroup("c2");
+    restore(
+        &f,
+        &image,
+        "c2",
+        &["--lazy-pages", "--work-path", path(&work)],
+    );
+    let st = cpt.0.wait().unwrap();
+    assert!(st.success(), "checkpoint --lazy-pages: {st}: {}", errors());
+    lazy.wait_exit();
+    assert_gone(&f, "c1");
+    let after = wait_lines(&f, frozen.len() + 3);
+    let want: Vec<u64> = (1..=after.len() as u64).collect();
+    assert_eq!(after, want, "frozen at {frozen:?}");
+    stop_and_delete(&f, "c2");
+    drop(lazy);
+    f.assert_clean();
+}
+
+/// An AppArmor profile loaded by the test, removed on drop.
+struct AaProfile(PathBuf);
+
+impl AaProfile {
+    fn load(dir: &Path, name: &str) -> Self {
+        let file = dir.join(format!("{name}.aa"));
+        std::fs::write(
+            &file,
+            format!(
+                "profile {name} flags=(attach_disconnected,mediate_deleted) {{\n  file,\n  \
+                 capability,\n  network,\n  signal,\n  unix,\n  ptrace,\n  mount,\n  \
+                 umount,\n  pivot_root,\n}}\n"
+            ),
+        )
+        .unwrap();
+        let out = std::process::Command::new("apparmor_parser")
+            .args(["-r", "-W"])
+            .arg(&file)
+            .output()
+            .expect("apparmor_parser (apt-get install apparmor)");
+        assert!(out.status.success(), "apparmor_parser: {}", s(&out.stderr));
+        Self(file)
+    }
+}
+
+impl Drop for AaProfile {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("apparmor_parser")
+            .args(["-R"])
+            .arg(&self.0)
+            .output();
+    }
+}
+
+/// Needs AppArmor: `tests/vm/lsm.sh` runs it (`--include-ignored`) in the
+/// VM booted with `apparmor=1 security=apparmor`; once started it fails,
+/// never skips, when AppArmor or CRIU is missing.
+#[test]
+#[ignore = "needs AppArmor and a working CRIU: tests/vm/lsm.sh"]
+fn lsm_profile_confines_the_restored_process() {
+    assert!(common::apparmor_enabled(), "AppArmor is not enabled here");
+    assert!(criu_unusable().is_none(), "{:?}", criu_unusable());
+    let f = counter("cr-lsm");
+    // CRIU rewrites the profile the dump recorded (an unconfined process
+    // stays unconfined): the container runs under `a`, restores under `b`.
+    let a = format!("berth-cr-a-{}", std::process::id());
+    let b_name = format!("berth-cr-b-{}", std::process::id());
+    let pa = AaProfile::load(f.dir.path(), &a);
+    let pb = AaProfile::load(f.dir.path(), &b_name);
+    // The loop also writes its own AppArmor label (a child's, inherited).
+    f.edit(|c| {
+        c["process"]["apparmorProfile"] = json!(a);
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "exec </dev/null >/dev/null 2>&1; i=0; while true; do i=$((i+1)); \
+             echo $i >> /data/count; cat /proc/self/attr/current > /data/lsm.new; \
+             mv /data/lsm.new /data/lsm; sleep 0.2; done"
+        ])
+    });
+    let b = bundle(&f);
+    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
+    wait_lines(&f, 3);
+    let lsm = f.dir.path().join("data/lsm");
+    assert_eq!(
+        common::lsm_label(&wait_file(&lsm)),
+        format!("{a} (enforce)")
+    );
+    let image = f.dir.path().join("image");
+    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
+    assert_gone(&f, "c1");
+    std::fs::remove_file(&lsm).unwrap();
+    let frozen = counts(&f);
+    restore(
+        &f,
+        &image,
+        "c1",
+        &["--lsm-profile", &format!("apparmor:{b_name}")],
+    );
+    let after = wait_lines(&f, frozen.len() + 3);
+    let label = wait_file(&lsm);
+    assert_eq!(
+        common::lsm_label(&label),
+        format!("{b_name} (enforce)"),
+        "the restored loop's label"
+    );
+    let pid = f.state("c1")["pid"].as_i64().unwrap();
+    let host = std::fs::read_to_string(format!("/proc/{pid}/attr/current")).unwrap();
+    assert_eq!(common::lsm_label(&host), format!("{b_name} (enforce)"));
+    let want: Vec<u64> = (1..=after.len() as u64).collect();
+    assert_eq!(after, want, "frozen at {frozen:?}");
+    stop_and_delete(&f, "c1");
+    drop((pa, pb));
+    f.assert_clean();
+}
+
+/// Needs SELinux: `tests/vm/selinux.sh` runs it (`--include-ignored`) in
+/// the VM booted with SELinux (permissive). CRIU rewrites the `context=`
+/// a restored mount had at the dump (berth's `linux.mountLabel` on the
+/// tmpfs mounts) with `--lsm-mount-context`.
+#[test]
+#[ignore = "needs SELinux and a working CRIU: tests/vm/selinux.sh"]
+fn lsm_mount_context_relabels_the_restored_mounts() {
+    const MOUNT: &str = "system_u:object_r:svirt_image_t:s0:c1,c2";
+    const NEW: &str = "system_u:object_r:svirt_image_t:s0:c3,c4";
+    assert!(common::selinux_enabled(), "SELinux is not enabled here");
+    assert!(criu_unusable().is_none(), "{:?}", criu_unusable());
+    let f = counter("cr-mntctx");
+    f.edit(|c| c["linux"]["mountLabel"] = json!(MOUNT));
+    let b = bundle(&f);
+    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
+    wait_lines(&f, 3);
+    // The super options of /dev/shm (a tmpfs berth mounts with context=).
+    let shm = |id: &str| -> String {
+        let out = f.ok(&["exec", id, "cat", "/proc/self/mountinfo"]);
+        out.lines()
+            .rfind(|l| l.split(' ').nth(4) == Some("/dev/shm"))
+            .and_then(|l| l.rsplit(' ').next())
+            .unwrap_or_else(|| panic!("no /dev/shm in {out}"))
+            .to_string()
+    };
+    let before = shm("c1");
+    assert!(before.contains(&format!("context=\"{MOUNT}\"")), "{before}");
+    let image = f.dir.path().join("image");
+    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
+    assert_gone(&f, "c1");
+    let frozen = counts(&f);
+    restore(&f, &image, "c1", &["--lsm-mount-context", NEW]);
+    let after = shm("c1");
+    assert!(after.contains(&format!("context=\"{NEW}\"")), "{after}");
+    let counted = wait_lines(&f, frozen.len() + 2);
+    let want: Vec<u64> = (1..=counted.len() as u64).collect();
+    assert_eq!(counted, want, "frozen at {frozen:?}");
+    stop_and_delete(&f, "c1");
+    f.assert_clean();
 }

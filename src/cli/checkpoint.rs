@@ -50,31 +50,22 @@ pub struct CriuArgs {
     /// Cgroup handling by CRIU.
     #[arg(long = "manage-cgroups-mode", value_enum)]
     pub manage_cgroups_mode: Option<CgroupsMode>,
-    /// Namespace CRIU leaves out (not supported by berth).
-    #[arg(long = "empty-ns")]
-    pub empty_ns: Option<String>,
+    /// Create this namespace without its properties (only `network`).
+    #[arg(long = "empty-ns", value_name = "NAMESPACE")]
+    pub empty_ns: Vec<String>,
     /// Deduplicate against the parent image.
     #[arg(long = "auto-dedup")]
     pub auto_dedup: bool,
-    /// Restore memory lazily (not supported by berth).
+    /// Migrate memory lazily (userfaultfd): serve or fetch pages on demand.
     #[arg(long = "lazy-pages")]
     pub lazy_pages: bool,
 }
 
 impl CriuArgs {
-    /// Refuses, by name, the shared flags berth does not implement.
-    pub fn refuse_unsupported(&self, command: &str) -> anyhow::Result<()> {
-        refuse(
-            command,
-            &[
-                (self.empty_ns.is_some(), "--empty-ns"),
-                (self.lazy_pages, "--lazy-pages"),
-            ],
-        )
-    }
-
-    pub fn options(self) -> CriuOptions {
-        CriuOptions {
+    pub fn options(self) -> anyhow::Result<CriuOptions> {
+        Ok(CriuOptions {
+            empty_netns: ops::empty_netns(&self.empty_ns)?,
+            lazy_pages: self.lazy_pages,
             image_path: self.image_path,
             work_path: self.work_path,
             tcp_established: self.tcp_established,
@@ -83,16 +74,8 @@ impl CriuArgs {
             file_locks: self.file_locks,
             auto_dedup: self.auto_dedup,
             manage_cgroups_mode: self.manage_cgroups_mode.map(Into::into),
-        }
+        })
     }
-}
-
-/// `<command> <flag> is not supported by berth` for the first flag set.
-pub fn refuse(command: &str, flags: &[(bool, &str)]) -> anyhow::Result<()> {
-    if let Some((_, flag)) = flags.iter().find(|(set, _)| *set) {
-        anyhow::bail!("{command} {flag} is not supported by berth");
-    }
-    Ok(())
 }
 
 /// Arguments of `checkpoint`.
@@ -118,25 +101,23 @@ pub struct Args {
     /// Dump memory only, leaving the container running (iterative migration).
     #[arg(long = "pre-dump")]
     pub pre_dump: bool,
-    /// CRIU page server address:port (not supported by berth).
-    #[arg(long = "page-server")]
+    /// Send memory pages to the CRIU page server at ADDRESS:PORT.
+    #[arg(long = "page-server", value_name = "ADDRESS:PORT")]
     pub page_server: Option<String>,
-    /// Descriptor CRIU notifies when the lazy-pages server is ready (not supported).
-    #[arg(long = "status-fd")]
+    /// Descriptor to write a byte to when the lazy page server is ready.
+    #[arg(long = "status-fd", value_name = "FD")]
     pub status_fd: Option<i32>,
 }
 
 pub fn run(rt: &Runtime, a: Args) -> anyhow::Result<i32> {
-    refuse(
-        "checkpoint",
-        &[
-            (a.page_server.is_some(), "--page-server"),
-            (a.status_fd.is_some(), "--status-fd"),
-        ],
-    )?;
-    a.criu.refuse_unsupported("checkpoint")?;
     let opts = CheckpointOptions {
-        criu: a.criu.options(),
+        page_server: a
+            .page_server
+            .as_deref()
+            .map(ops::parse_page_server)
+            .transpose()?,
+        status_fd: a.status_fd,
+        criu: a.criu.options()?,
         parent_path: a.parent_path,
         leave_running: a.leave_running,
         tcp_skip_in_flight: a.tcp_skip_in_flight,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::checkpoint::{CriuArgs, refuse};
+use super::checkpoint::CriuArgs;
 use crate::ops::{self, RestoreOptions, Runtime};
 
 /// Arguments of `restore`.
@@ -31,25 +31,19 @@ pub struct Args {
     /// Accepted for runc compatibility (CRIU restores the root itself).
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
-    /// LSM profile for the restored process (not supported by berth).
-    #[arg(long = "lsm-profile")]
+    /// LSM profile for the restored processes (apparmor:NAME or selinux:LABEL).
+    #[arg(long = "lsm-profile", value_name = "TYPE:NAME")]
     pub lsm_profile: Option<String>,
-    /// LSM mount context (not supported by berth).
-    #[arg(long = "lsm-mount-context")]
+    /// SELinux mount context for the restored mounts.
+    #[arg(long = "lsm-mount-context", value_name = "CONTEXT")]
     pub lsm_mount_context: Option<String>,
 }
 
 pub fn run(rt: &Runtime, a: Args) -> anyhow::Result<i32> {
-    a.criu.refuse_unsupported("restore")?;
-    refuse(
-        "restore",
-        &[
-            (a.lsm_profile.is_some(), "--lsm-profile"),
-            (a.lsm_mount_context.is_some(), "--lsm-mount-context"),
-        ],
-    )?;
     let opts = RestoreOptions {
-        criu: a.criu.options(),
+        lsm_profile: a.lsm_profile,
+        lsm_mount_context: a.lsm_mount_context,
+        criu: a.criu.options()?,
         bundle: a.bundle,
         detach: a.detach,
         pid_file: a.pid_file,

@@ -8,7 +8,7 @@ pub mod swrk;
 
 use std::path::{Path, PathBuf};
 
-pub use proto::{CgMode, Notify, Opts, Req, ReqType, Resp, Version};
+pub use proto::{CgMode, Features, Notify, Opts, PageServer, Req, ReqType, Resp, Version};
 pub use swrk::Swrk;
 
 /// The oldest CRIU berth drives: the VERSION request it relies on came in
@@ -25,6 +25,14 @@ pub const V2_FREEZE_VERSION: i64 = 31400;
 /// Since 3.11 CRIU takes an external network namespace (`external` on
 /// dump, `inherit_fd` on restore; runc's minimum for it too).
 pub const EXT_NET_VERSION: i64 = 31100;
+
+/// Since 3.15 CRIU tells a lazy page server is ready with the
+/// `status-ready` notification (earlier ones write to `status_fd`).
+pub const STATUS_READY_VERSION: i64 = 31500;
+
+/// Since 3.16 CRIU applies `lsm_profile` and `lsm_mount_context` (runc's
+/// minimum: older ones cannot set a different LSM profile).
+pub const LSM_VERSION: i64 = 31600;
 
 /// The key CRIU's image names an external network namespace by (runc's).
 pub const EXT_NET_KEY: &str = "extRootNetNS";
@@ -143,6 +151,29 @@ pub fn version(criu: &Path) -> Result<Version> {
     resp.version.ok_or(CriuError::NoVersion)
 }
 
+/// Asks CRIU (a `FEATURE_CHECK`) whether it can do lazy pages here: it
+/// needs the kernel's non-cooperative userfaultfd (`criu check --feature
+/// uffd-noncoop`), so the answer depends on the running kernel.
+pub fn lazy_pages_supported(criu: &Path) -> Result<bool> {
+    let mut s = Swrk::spawn(criu)?;
+    let req = Req::feature_check(Features {
+        lazy_pages: Some(true),
+        ..Features::default()
+    });
+    let resp = s.call(&req, &mut |_, _| Ok(()))?;
+    // The answer is in; how CRIU exits after it does not matter.
+    let _ = s.finish();
+    Ok(lazy_pages_in(&resp))
+}
+
+/// Pure: the answer to a lazy-pages `FEATURE_CHECK`: the `features` field
+/// when CRIU sent it, else whether the request succeeded.
+pub fn lazy_pages_in(resp: &Resp) -> bool {
+    resp.features
+        .and_then(|f| f.lazy_pages)
+        .unwrap_or(resp.success)
+}
+
 /// Finds CRIU and checks it is at least [`MIN_VERSION`].
 pub fn require() -> Result<(PathBuf, Version)> {
     let criu = binary()?;
@@ -193,6 +224,23 @@ mod tests {
             e.to_string(),
             "CRIU 3.0.0 or newer is required, found 2.12.1"
         );
+    }
+
+    #[test]
+    fn lazy_pages_answer() {
+        let resp = |success, lazy_pages: Option<bool>| Resp {
+            success,
+            features: lazy_pages.map(|l| Features {
+                mem_track: Some(false),
+                lazy_pages: Some(l),
+            }),
+            ..Resp::default()
+        };
+        assert!(lazy_pages_in(&resp(true, Some(true))));
+        // A kernel without non-cooperative userfaultfd.
+        assert!(!lazy_pages_in(&resp(true, Some(false))));
+        assert!(!lazy_pages_in(&resp(false, Some(false))));
+        assert!(!lazy_pages_in(&resp(false, None)));
     }
 
     #[test]

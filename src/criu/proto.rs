@@ -16,6 +16,7 @@ pub enum ReqType {
     Restore = 2,
     PreDump = 4,
     Notify = 6,
+    FeatureCheck = 9,
     Version = 10,
 }
 
@@ -64,6 +65,36 @@ pub struct Opts {
     pub freeze_cgroup: Option<String>,
     pub tcp_skip_in_flight: bool,
     pub orphan_pts_master: bool,
+    /// `ps`: the page server the dump sends memory pages to (or, with
+    /// `lazy_pages`, the address the dump's own page server listens on).
+    pub ps: Option<PageServer>,
+    /// `empty_ns`: a `CLONE_NEW*` mask of namespaces created without their
+    /// properties (berth: only `CLONE_NEWNET`).
+    pub empty_ns: Option<u32>,
+    pub lazy_pages: bool,
+    /// `status_fd`: CRIU writes a byte there when its lazy page server is
+    /// ready (before CRIU 3.15; later ones send `status-ready` instead).
+    pub status_fd: Option<i32>,
+    /// `lsm_profile`: `apparmor:<name>` or `selinux:<label>` for the
+    /// restored processes.
+    pub lsm_profile: Option<String>,
+    /// `lsm_mount_context`: the SELinux `context=` for restored mounts.
+    pub lsm_mount_context: Option<String>,
+}
+
+/// `criu_page_server_info`: where a page server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageServer {
+    pub address: String,
+    pub port: i32,
+}
+
+/// `criu_features`: what a `FEATURE_CHECK` asks about, or what CRIU
+/// answers (`None`: not asked / not reported).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Features {
+    pub mem_track: Option<bool>,
+    pub lazy_pages: Option<bool>,
 }
 
 /// `criu_req`.
@@ -72,6 +103,8 @@ pub struct Req {
     pub kind: ReqType,
     pub opts: Option<Opts>,
     pub notify_success: bool,
+    /// `features`, for a `FEATURE_CHECK`.
+    pub features: Option<Features>,
 }
 
 /// `criu_notify`.
@@ -112,6 +145,8 @@ pub struct Resp {
     pub cr_errno: Option<i32>,
     pub cr_errmsg: Option<String>,
     pub version: Option<Version>,
+    /// The answer to a `FEATURE_CHECK`.
+    pub features: Option<Features>,
 }
 
 /// A message CRIU sent that does not decode.
@@ -177,6 +212,12 @@ impl Opts {
             e.int32(9, l);
         }
         e.string(10, self.log_file.as_deref());
+        if let Some(ps) = &self.ps {
+            let mut m = Enc::default();
+            m.bytes(1, ps.address.as_bytes());
+            m.int32(2, ps.port);
+            e.bytes(11, &m.0);
+        }
         e.flag(12, self.notify_scripts);
         e.string(13, self.root.as_deref());
         e.string(14, self.parent_img.as_deref());
@@ -212,9 +253,18 @@ impl Opts {
         for x in &self.external {
             e.bytes(37, x.as_bytes());
         }
+        if let Some(mask) = self.empty_ns {
+            e.uint(38, u64::from(mask));
+        }
         e.string(44, self.freeze_cgroup.as_deref());
         e.flag(46, self.tcp_skip_in_flight);
+        e.flag(48, self.lazy_pages);
+        if let Some(fd) = self.status_fd {
+            e.int32(49, fd);
+        }
         e.flag(50, self.orphan_pts_master);
+        e.string(53, self.lsm_profile.as_deref());
+        e.string(63, self.lsm_mount_context.as_deref());
         e.0
     }
 }
@@ -226,15 +276,23 @@ impl Req {
             kind,
             opts: None,
             notify_success: false,
+            features: None,
         }
     }
 
     /// The answer to a notification.
     pub fn notify_ack() -> Self {
         Self {
-            kind: ReqType::Notify,
-            opts: None,
             notify_success: true,
+            ..Self::bare(ReqType::Notify)
+        }
+    }
+
+    /// A `FEATURE_CHECK` asking about `features`.
+    pub fn feature_check(features: Features) -> Self {
+        Self {
+            features: Some(features),
+            ..Self::bare(ReqType::FeatureCheck)
         }
     }
 
@@ -246,7 +304,36 @@ impl Req {
             e.bytes(2, &o.encode());
         }
         e.flag(3, self.notify_success);
+        if let Some(f) = self.features {
+            e.bytes(5, &f.encode());
+        }
         e.0
+    }
+}
+
+impl Features {
+    fn encode(self) -> Vec<u8> {
+        let mut e = Enc::default();
+        if let Some(v) = self.mem_track {
+            e.uint(1, u64::from(v));
+        }
+        if let Some(v) = self.lazy_pages {
+            e.uint(2, u64::from(v));
+        }
+        e.0
+    }
+
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        let mut out = Self::default();
+        let mut d = Dec(b);
+        while let Some((f, v)) = d.next()? {
+            match f {
+                1 => out.mem_track = Some(as_int(&v)? != 0),
+                2 => out.lazy_pages = Some(as_int(&v)? != 0),
+                _ => {}
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -385,6 +472,7 @@ impl Resp {
                 }
                 5 => r.notify = Some(decode_notify(as_msg(&v)?)?),
                 7 => r.cr_errno = Some(as_int(&v)?),
+                8 => r.features = Some(Features::decode(as_msg(&v)?)?),
                 9 => r.cr_errmsg = Some(as_str(&v)?),
                 10 => r.version = Some(decode_version(as_msg(&v)?)?),
                 _ => {}
@@ -427,6 +515,7 @@ mod tests {
             kind: ReqType::Dump,
             opts: Some(opts),
             notify_success: false,
+            features: None,
         };
         // The same request serialised by python3-protobuf with CRIU's rpc_pb2.
         let want = "0801123a080510ac021801520864756d702e6c6f678801ffffffffffffffffff01ba01080a022f\
@@ -445,12 +534,96 @@ mod tests {
                 ..Opts::default()
             }),
             notify_success: false,
+            features: None,
         };
         // python3-protobuf with CRIU's rpc_pb2: criu_req(type=RESTORE, opts=
         // criu_opts(images_dir_fd=5, external=[...], inherit_fd=[...])).
         let want = "080212340805da01100a0c657874526f6f744e65744e531007aa021c6e65745b\
                     343032363533323030305d3a657874526f6f744e65744e53";
         assert_eq!(hex(&req.encode()), want.replace(' ', ""));
+    }
+
+    #[test]
+    fn page_server_empty_ns_lazy_pages_and_status_fd_bytes() {
+        let req = Req {
+            kind: ReqType::Dump,
+            opts: Some(Opts {
+                images_dir_fd: 5,
+                pid: Some(300),
+                ps: Some(PageServer {
+                    address: "10.0.2.15".into(),
+                    port: 27277,
+                }),
+                empty_ns: Some(0x4000_0000),
+                lazy_pages: true,
+                status_fd: Some(9),
+                ..Opts::default()
+            }),
+            notify_success: false,
+            features: None,
+        };
+        // python3-protobuf with CRIU 3.17's rpc_pb2: criu_req(type=DUMP,
+        // opts=criu_opts(images_dir_fd=5, pid=300, ps=criu_page_server_info(
+        // address="10.0.2.15", port=27277), empty_ns=CLONE_NEWNET,
+        // lazy_pages=True, status_fd=9)).
+        let want = "08011223080510ac025a0f0a0931302e302e322e3135108dd501b002808080800480\
+                    0301880309";
+        assert_eq!(hex(&req.encode()), want);
+    }
+
+    #[test]
+    fn lsm_profile_and_mount_context_bytes() {
+        let req = Req {
+            kind: ReqType::Restore,
+            opts: Some(Opts {
+                images_dir_fd: 5,
+                empty_ns: Some(0x4000_0000),
+                lazy_pages: true,
+                lsm_profile: Some("apparmor:berth-test".into()),
+                lsm_mount_context: Some("system_u:object_r:container_file_t:s0:c1,c2".into()),
+                ..Opts::default()
+            }),
+            notify_success: false,
+            features: None,
+        };
+        // rpc_pb2: criu_req(type=RESTORE, opts=criu_opts(images_dir_fd=5,
+        // empty_ns=CLONE_NEWNET, lazy_pages=True, lsm_profile=...,
+        // lsm_mount_context=...)): fields 53 and 63.
+        let want = "080212500805b0028080808004800301aa031361707061726d6f723a62657274682d\
+                    74657374fa032b73797374656d5f753a6f626a6563745f723a636f6e7461696e65725f\
+                    66696c655f743a73303a63312c6332";
+        assert_eq!(hex(&req.encode()), want);
+    }
+
+    #[test]
+    fn feature_check_bytes_and_answer() {
+        let req = Req::feature_check(Features {
+            lazy_pages: Some(true),
+            ..Features::default()
+        });
+        // rpc_pb2: criu_req(type=FEATURE_CHECK, features=criu_features(lazy_pages=True)).
+        assert_eq!(hex(&req.encode()), "08092a021001");
+        // criu_resp(type=FEATURE_CHECK, success=True,
+        //           features=criu_features(mem_track=False, lazy_pages=True / False)).
+        for (b, lazy) in [
+            (
+                [0x08, 0x09, 0x10, 0x01, 0x42, 0x04, 0x08, 0x00, 0x10, 0x01],
+                true,
+            ),
+            (
+                [0x08, 0x09, 0x10, 0x01, 0x42, 0x04, 0x08, 0x00, 0x10, 0x00],
+                false,
+            ),
+        ] {
+            let r = Resp::decode(&b).expect("decodes");
+            assert_eq!(
+                r.features,
+                Some(Features {
+                    mem_track: Some(false),
+                    lazy_pages: Some(lazy)
+                })
+            );
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{OpsError, Result, Runtime};
-use crate::criu::{self, CgMode, Opts, Req, ReqType, Swrk, image};
+use crate::criu::{self, CgMode, Notify, Opts, PageServer, Req, ReqType, Swrk, image};
 use crate::spec::{self, Config, MountKind, NsKind};
 use crate::state::{CONFIG_FILE, ContainerState, DeleteAction, Status, TransitionError};
 
@@ -20,6 +20,105 @@ pub struct CriuOptions {
     pub file_locks: bool,
     pub auto_dedup: bool,
     pub manage_cgroups_mode: Option<CgMode>,
+    /// `--empty-ns network`: the network namespace without its properties.
+    pub empty_netns: bool,
+    pub lazy_pages: bool,
+}
+
+impl CriuOptions {
+    /// CRIU's `empty_ns` mask.
+    pub(super) fn empty_ns_mask(&self) -> Option<u32> {
+        self.empty_netns.then_some(libc::CLONE_NEWNET as u32)
+    }
+}
+
+/// Pure: the values of `--empty-ns` (runc takes only `network`).
+pub fn empty_netns(values: &[String]) -> Result<bool> {
+    if let Some(v) = values.iter().find(|v| v.as_str() != "network") {
+        return Err(OpsError::Invalid(format!(
+            "--empty-ns {v}: only the network namespace can be restored empty"
+        )));
+    }
+    Ok(!values.is_empty())
+}
+
+/// Pure: `--page-server ADDRESS:PORT` (`[v6 address]:PORT` too).
+pub fn parse_page_server(s: &str) -> Result<PageServer> {
+    let bad = || OpsError::Invalid(format!("--page-server {s}: use --page-server ADDRESS:PORT"));
+    let (addr, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    let addr = match addr.strip_prefix('[') {
+        Some(a) => a.strip_suffix(']').ok_or_else(bad)?,
+        None if addr.contains(':') => return Err(bad()),
+        None => addr,
+    };
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if addr.is_empty() || port == 0 {
+        return Err(bad());
+    }
+    Ok(PageServer {
+        address: addr.to_string(),
+        port: i32::from(port),
+    })
+}
+
+/// Pure: a `--lsm-profile` (`apparmor:NAME` or `selinux:LABEL`, what CRIU
+/// takes) and `--lsm-mount-context` for a CRIU of `version`: CRIU 3.16 or
+/// newer (runc's minimum; older ones cannot set another profile).
+pub fn check_lsm(profile: Option<&str>, context: Option<&str>, version: i64) -> Result<()> {
+    for (flag, v) in [("--lsm-profile", profile), ("--lsm-mount-context", context)] {
+        if v.is_some() && version < criu::LSM_VERSION {
+            return Err(OpsError::Invalid(format!(
+                "restore {flag} needs CRIU 3.16 or newer (found {version})"
+            )));
+        }
+    }
+    if let Some(p) = profile {
+        let ok = p
+            .split_once(':')
+            .is_some_and(|(kind, name)| matches!(kind, "apparmor" | "selinux") && !name.is_empty());
+        if !ok || p.contains('\0') {
+            return Err(OpsError::Invalid(format!(
+                "--lsm-profile {p}: use apparmor:NAME or selinux:LABEL"
+            )));
+        }
+    }
+    if context.is_some_and(|c| c.is_empty() || c.contains('\0')) {
+        return Err(OpsError::Invalid(
+            "--lsm-mount-context: an SELinux context is required".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses lazy pages where CRIU cannot do them: they need the kernel's
+/// non-cooperative userfaultfd, so this is asked of CRIU at run time.
+pub(super) fn need_lazy_pages(criu_bin: &Path, command: &str) -> Result<()> {
+    if criu::lazy_pages_supported(criu_bin)? {
+        return Ok(());
+    }
+    Err(OpsError::Invalid(format!(
+        "{command} --lazy-pages: CRIU cannot migrate memory lazily on this kernel (it needs \
+         userfaultfd with non-cooperative events: `criu check --feature uffd-noncoop` fails)"
+    )))
+}
+
+/// The descriptor of `--status-fd`: open and writable, taken over (closed
+/// once the byte is written).
+fn status_fd(fd: i32) -> Result<std::os::fd::OwnedFd> {
+    let bad = |why: &str| OpsError::Invalid(format!("--status-fd {fd}: {why}"));
+    if (0..=2).contains(&fd) {
+        return Err(bad("a standard descriptor cannot be the status descriptor"));
+    }
+    let owned = crate::sys::fd::adopt(fd).ok_or_else(|| bad("not an open descriptor"))?;
+    let flags = nix::fcntl::fcntl(&owned, nix::fcntl::FcntlArg::F_GETFL)
+        .map_err(OpsError::sys(format!("--status-fd {fd}")))?;
+    let mode = nix::fcntl::OFlag::from_bits_truncate(flags) & nix::fcntl::OFlag::O_ACCMODE;
+    if mode == nix::fcntl::OFlag::O_RDONLY {
+        // Not ours to close after all: leave it as it came.
+        std::mem::forget(owned);
+        return Err(bad("not writable"));
+    }
+    Ok(owned)
 }
 
 /// Options of `checkpoint` (runc's flags that berth implements).
@@ -31,10 +130,25 @@ pub struct CheckpointOptions {
     pub tcp_skip_in_flight: bool,
     pub link_remap: bool,
     pub pre_dump: bool,
+    /// `--page-server`: where the pages go (with lazy pages: where the
+    /// dump's page server listens).
+    pub page_server: Option<PageServer>,
+    /// `--status-fd` (with `--lazy-pages`).
+    pub status_fd: Option<i32>,
 }
 
 /// Checkpoints container `id` into `opts.criu.image_path`.
 pub fn checkpoint(rt: &Runtime, id: &str, opts: &CheckpointOptions) -> Result<()> {
+    if opts.status_fd.is_some() && !opts.criu.lazy_pages {
+        return Err(OpsError::Invalid(
+            "--status-fd is only used with --lazy-pages".into(),
+        ));
+    }
+    if opts.criu.lazy_pages && opts.pre_dump {
+        return Err(OpsError::Invalid(
+            "--lazy-pages and --pre-dump cannot be combined".into(),
+        ));
+    }
     let dir = rt.store.open(id)?;
     let state = dir.load()?;
     if !matches!(state.status(&dir), Status::Running | Status::Paused) {
@@ -47,6 +161,25 @@ pub fn checkpoint(rt: &Runtime, id: &str, opts: &CheckpointOptions) -> Result<()
     let config = saved_config(&dir.file(CONFIG_FILE), &state)?;
     refuse_unsupported(&config)?;
     let (criu_bin, version) = criu::require()?;
+    if opts.criu.lazy_pages {
+        need_lazy_pages(&criu_bin, "checkpoint")?;
+    }
+    let mut status = opts.status_fd.map(status_fd).transpose()?;
+    // CRIU 3.15+ sends `status-ready`; older ones write to the descriptor.
+    let status_by_criu = status
+        .as_ref()
+        .filter(|_| version.number() < criu::STATUS_READY_VERSION)
+        .map(std::os::fd::AsRawFd::as_raw_fd);
+    if let (Some(fd), None) = (&status, status_by_criu) {
+        // berth writes the byte: CRIU must not hold the descriptor open, or
+        // the reader would not see it closed once written (as with runc,
+        // whose children inherit no descriptor unless named).
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )
+        .map_err(OpsError::sys("--status-fd: set close-on-exec"))?;
+    }
     let image = image::open_dir("--image-path", &opts.criu.image_path, true)?;
     let work = opts
         .criu
@@ -108,13 +241,29 @@ pub fn checkpoint(rt: &Runtime, id: &str, opts: &CheckpointOptions) -> Result<()
             },
             freeze_cgroup: freeze_cgroup(&state, version.number()),
             external: external_netns(&config, pid, version.number())?,
+            empty_ns: opts.criu.empty_ns_mask(),
+            ps: opts.page_server.clone(),
+            lazy_pages: opts.criu.lazy_pages,
+            status_fd: status_by_criu,
             ..Opts::default()
         }),
         notify_success: false,
+        features: None,
     };
     let action = if opts.pre_dump { "pre-dump" } else { "dump" };
     let mut s = Swrk::spawn(&criu_bin)?;
-    let resp = s.call(&req, &mut |_, _| Ok(()))?;
+    let mut on_notify = |n: &Notify, _| -> criu::Result<()> {
+        if n.script == "status-ready"
+            && let Some(fd) = status.take()
+        {
+            // The lazy page server listens: one NUL byte, as runc writes.
+            if let Err(e) = nix::unistd::write(&fd, &[0]) {
+                tracing::warn!("--status-fd: write: {e}");
+            }
+        }
+        Ok(())
+    };
+    let resp = s.call(&req, &mut on_notify)?;
     let finished = s.finish();
     if !resp.success {
         return Err(criu::failed(action, resp.cr_errmsg, &log_dir.join(log)).into());
@@ -303,4 +452,72 @@ fn freeze_cgroup(state: &ContainerState, version: i64) -> Option<String> {
             .filter(|_| version >= criu::V2_FREEZE_VERSION)
     })?;
     Some(dir.dir.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_server_addresses() {
+        let ps = |a: &str, p| PageServer {
+            address: a.into(),
+            port: p,
+        };
+        assert_eq!(
+            parse_page_server("10.0.2.15:27277").expect("v4"),
+            ps("10.0.2.15", 27277)
+        );
+        assert_eq!(parse_page_server("[::1]:9").expect("v6"), ps("::1", 9));
+        assert_eq!(
+            parse_page_server("localhost:1").expect("name"),
+            ps("localhost", 1)
+        );
+        for bad in [
+            "", "x", ":1", "a:", "a:0", "a:65536", "a:b", "::1:2", "[::1:2",
+        ] {
+            let e = parse_page_server(bad).expect_err(bad).to_string();
+            assert!(e.contains("use --page-server ADDRESS:PORT"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn empty_ns_takes_network_only() {
+        assert!(!empty_netns(&[]).expect("none"));
+        assert!(empty_netns(&["network".into()]).expect("network"));
+        let e = empty_netns(&["network".into(), "ipc".into()]).expect_err("ipc");
+        assert!(e.to_string().contains("--empty-ns ipc:"), "{e}");
+        let o = CriuOptions {
+            empty_netns: true,
+            ..CriuOptions::default()
+        };
+        assert_eq!(o.empty_ns_mask(), Some(0x4000_0000));
+        assert_eq!(CriuOptions::default().empty_ns_mask(), None);
+    }
+
+    #[test]
+    fn lsm_flags_need_criu_3_16_and_a_type() {
+        assert!(check_lsm(Some("apparmor:p"), Some("system_u:object_r:x:s0"), 31701).is_ok());
+        assert!(check_lsm(Some("selinux:system_u:system_r:t:s0"), None, 31600).is_ok());
+        assert!(check_lsm(None, None, 30000).is_ok());
+        let e = check_lsm(Some("apparmor:p"), None, 31501).expect_err("old");
+        assert_eq!(
+            e.to_string(),
+            "restore --lsm-profile needs CRIU 3.16 or newer (found 31501)"
+        );
+        let e = check_lsm(None, Some("x"), 31501).expect_err("old");
+        assert!(
+            e.to_string()
+                .contains("--lsm-mount-context needs CRIU 3.16"),
+            "{e}"
+        );
+        for bad in ["p", "apparmor:", "smack:x", ":x"] {
+            let e = check_lsm(Some(bad), None, 31701).expect_err(bad);
+            assert!(
+                e.to_string().contains("use apparmor:NAME or selinux:LABEL"),
+                "{e}"
+            );
+        }
+        assert!(check_lsm(None, Some(""), 31701).is_err());
+    }
 }

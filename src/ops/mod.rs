@@ -25,7 +25,9 @@ mod update;
 
 use std::path::PathBuf;
 
-pub use checkpoint::{CheckpointOptions, CriuOptions, checkpoint};
+pub use checkpoint::{
+    CheckpointOptions, CriuOptions, check_lsm, checkpoint, empty_netns, parse_page_server,
+};
 pub use create::{CreateOptions, create};
 pub use delete::delete;
 pub use events::{events, parse_duration};

@@ -29,6 +29,10 @@ pub struct RestoreOptions {
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
     pub no_subreaper: bool,
+    /// `--lsm-profile TYPE:NAME` for the restored processes.
+    pub lsm_profile: Option<String>,
+    /// `--lsm-mount-context`: SELinux `context=` of the restored mounts.
+    pub lsm_mount_context: Option<String>,
 }
 
 const LOG: &str = "restore.log";
@@ -37,6 +41,12 @@ const LOG: &str = "restore.log";
 /// detached, else the restored process's).
 pub fn restore(rt: &Runtime, id: &str, opts: &RestoreOptions) -> Result<i32> {
     crate::state::validate_id(id)?;
+    // The flags' form first (any CRIU version), their CRIU version below.
+    super::checkpoint::check_lsm(
+        opts.lsm_profile.as_deref(),
+        opts.lsm_mount_context.as_deref(),
+        i64::MAX,
+    )?;
     let bundle = Bundle::load(&CreateOptions {
         bundle: opts.bundle.clone(),
         ..CreateOptions::default()
@@ -72,6 +82,14 @@ pub fn restore(rt: &Runtime, id: &str, opts: &RestoreOptions) -> Result<i32> {
     let log_dir = work.as_ref().map_or(&image.path, |w| &w.path).clone();
     image::check_log_target(&log_dir, LOG)?;
     let (criu_bin, version) = criu::require()?;
+    super::checkpoint::check_lsm(
+        opts.lsm_profile.as_deref(),
+        opts.lsm_mount_context.as_deref(),
+        version.number(),
+    )?;
+    if opts.criu.lazy_pages {
+        super::checkpoint::need_lazy_pages(&criu_bin, "restore")?;
+    }
     let netns = external_netns(config, version.number())?;
     let console = opts
         .console_socket
@@ -127,9 +145,14 @@ pub fn restore(rt: &Runtime, id: &str, opts: &RestoreOptions) -> Result<i32> {
                 m
             },
             inherit_fd: inherited(&descriptors, netns.as_ref()),
+            empty_ns: opts.criu.empty_ns_mask(),
+            lazy_pages: opts.criu.lazy_pages,
+            lsm_profile: opts.lsm_profile.clone(),
+            lsm_mount_context: opts.lsm_mount_context.clone(),
             ..Opts::default()
         }),
         notify_success: false,
+        features: None,
     };
     let mut restored: Option<i32> = None;
     let mut on_notify = |n: &Notify, fd: Option<OwnedFd>| -> criu::Result<()> {
