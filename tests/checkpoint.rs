@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{Fixture, processes_rooted_in, s};
+use common::{Fixture, counter, processes_rooted_in, s};
 use serde_json::json;
 
 /// Why CRIU cannot checkpoint here, or `None` when `criu check` passes.
@@ -50,14 +50,10 @@ fn need_criu(test: &str) -> bool {
     false
 }
 
-/// A shell loop appending 1, 2, 3... to /data/count, a bind-mounted host
-/// directory (an external mount for CRIU). Its stdio is the container's
-/// own /dev/null (the caller's files are not in the image).
-const COUNTER: &str = "exec </dev/null >/dev/null 2>&1; i=0; \
-                       while true; do i=$((i+1)); echo $i >> /data/count; sleep 0.2; done";
-
+/// The counter loop (tests/common/counter.rs) appending to /data/count, a
+/// bind-mounted host directory (an external mount for CRIU).
 fn counter(name: &str) -> Fixture {
-    let f = Fixture::new(name, &["sh", "-c", COUNTER]);
+    let f = Fixture::new(name, &["sh", "-c", &counter::script("/data/count")]);
     let data = f.dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
     std::fs::create_dir(f.rootfs().join("data")).unwrap();
@@ -69,28 +65,42 @@ fn counter(name: &str) -> Fixture {
     f
 }
 
-fn counts(f: &Fixture) -> Vec<u64> {
-    std::fs::read_to_string(f.dir.path().join("data/count"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect()
+/// The counter's file on the host.
+fn count_file(f: &Fixture) -> PathBuf {
+    f.dir.path().join("data/count")
 }
 
-/// Waits (up to 60 s) until the counter has written at least `n` lines.
+fn counts(f: &Fixture) -> Vec<u64> {
+    counter::lines(&count_file(f))
+}
+
 fn wait_lines(f: &Fixture, n: usize) -> Vec<u64> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let c = counts(f);
-        if c.len() >= n {
-            return c;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the counter never reached {n} lines: {c:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    counter::wait_lines(&count_file(f), n)
+}
+
+/// Runs the bundle detached as `id` and waits for three counts.
+fn start(f: &Fixture, id: &str) {
+    let b = bundle(f);
+    f.ok(&["run", "-d", "--bundle", &b, id]);
+    wait_lines(f, 3);
+}
+
+/// `checkpoint --image-path <dir>/<image> EXTRA id`; without
+/// `--leave-running` or `--pre-dump`, asserts the container is gone.
+/// Returns the image directory.
+fn dump(f: &Fixture, id: &str, image: &str, extra: &[&str]) -> PathBuf {
+    let image = f.dir.path().join(image);
+    let mut args = vec!["checkpoint", "--image-path", path(&image)];
+    args.extend_from_slice(extra);
+    args.push(id);
+    f.ok(&args);
+    if !extra
+        .iter()
+        .any(|a| *a == "--leave-running" || *a == "--pre-dump")
+    {
+        assert_gone(f, id);
     }
+    image
 }
 
 fn bundle(f: &Fixture) -> String {
@@ -118,28 +128,19 @@ fn counter_is_frozen_by_checkpoint_and_continues_after_restore() {
         return;
     }
     let f = counter("cr-counter");
-    let b = bundle(&f);
-    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
-    wait_lines(&f, 3);
-    let image = f.dir.path().join("image");
-    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
+    start(&f, "c1");
+    let image = dump(&f, "c1", "image", &[]);
     // The container is gone: no state, no process; the count stands still.
-    assert_gone(&f, "c1");
     assert!(processes_rooted_in(&f.rootfs()).is_empty());
-    let frozen = counts(&f);
-    std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(counts(&f), frozen, "the count moved after the checkpoint");
+    let frozen = counter::assert_frozen(&count_file(&f));
     assert!(image.join("inventory.img").is_file());
 
     restore(&f, &image, "c1", &[]);
     let st = f.state("c1");
     assert_eq!(st["status"], "running", "{st}");
     assert!(st["pid"].as_i64().unwrap() > 1);
-    // It continues from the same value: one unbroken 1, 2, 3... sequence
-    // (a fresh start would write 1 again).
-    let after = wait_lines(&f, frozen.len() + 3);
-    let want: Vec<u64> = (1..=after.len() as u64).collect();
-    assert_eq!(after, want, "frozen at {frozen:?}");
+    // It continues from the same value.
+    counter::assert_continues(&count_file(&f), &frozen, 3);
     stop_and_delete(&f, "c1");
     f.assert_clean();
 }
@@ -150,18 +151,9 @@ fn leave_running_then_restore_as_another_id_that_exec_kill_delete_work_on() {
         return;
     }
     let f = counter("cr-leave");
-    let b = bundle(&f);
-    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
-    wait_lines(&f, 3);
-    let image = f.dir.path().join("image");
+    start(&f, "c1");
     let before_dump = counts(&f).len();
-    f.ok(&[
-        "checkpoint",
-        "--leave-running",
-        "--image-path",
-        path(&image),
-        "c1",
-    ]);
+    let image = dump(&f, "c1", "image", &["--leave-running"]);
     assert_eq!(f.status("c1"), "running");
     // The dump froze the counter somewhere between these two counts.
     let after_dump = counts(&f).len();
@@ -175,15 +167,13 @@ fn leave_running_then_restore_as_another_id_that_exec_kill_delete_work_on() {
     f.separate_cgroup("c2");
     restore(&f, &image, "c2", &[]);
     let after = wait_lines(&f, before.len() + 2);
-    let resumed = &after[before.len()..];
-    let first = resumed[0];
+    let first = counter::assert_resumed(&after, before.len());
     assert!(
         first as usize > before_dump && (first as usize) <= after_dump + 1,
         "c2 resumed at {first}, the checkpoint was taken between {before_dump} and \
          {after_dump} (c1 reached {})",
         before.len()
     );
-    assert!(resumed.windows(2).all(|w| w[1] == w[0] + 1), "{resumed:?}");
 
     let st = f.state("c2");
     assert_eq!(
@@ -219,33 +209,19 @@ fn pre_dump_then_dump_with_parent_path() {
         return;
     }
     let f = counter("cr-predump");
-    let b = bundle(&f);
-    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
-    wait_lines(&f, 3);
-    let pre = f.dir.path().join("pre");
-    let image = f.dir.path().join("image");
-    f.ok(&["checkpoint", "--pre-dump", "--image-path", path(&pre), "c1"]);
+    start(&f, "c1");
+    dump(&f, "c1", "pre", &["--pre-dump"]);
     // A pre-dump leaves the container running.
     assert_eq!(f.status("c1"), "running");
     let n = counts(&f).len();
     wait_lines(&f, n + 2);
     // runc's form: --parent-path relative to the image directory.
-    f.ok(&[
-        "checkpoint",
-        "--parent-path",
-        "../pre",
-        "--image-path",
-        path(&image),
-        "c1",
-    ]);
-    assert_gone(&f, "c1");
+    let image = dump(&f, "c1", "image", &["--parent-path", "../pre"]);
     let link = std::fs::read_link(image.join("parent")).unwrap();
     assert_eq!(link, PathBuf::from("../pre"));
     let frozen = counts(&f);
     restore(&f, &image, "c1", &[]);
-    let after = wait_lines(&f, frozen.len() + 2);
-    let want: Vec<u64> = (1..=after.len() as u64).collect();
-    assert_eq!(after, want);
+    counter::assert_continues(&count_file(&f), &frozen, 2);
     stop_and_delete(&f, "c1");
     f.assert_clean();
 }
@@ -257,16 +233,7 @@ fn a_corrupt_image_that_criu_rejects_leaves_nothing_behind() {
     let f = Fixture::new("cr-corrupt", &["true"]);
     let image = fake_image(&f);
     std::fs::write(image.join("inventory.img"), b"\x01\x02garbage").unwrap();
-    let b = bundle(&f);
-    let out = f.berth(&[
-        "restore",
-        "-d",
-        "--image-path",
-        path(&image),
-        "--bundle",
-        &b,
-        "c1",
-    ]);
+    let out = f.berth(&strs(&restore_args(&f, &image, "c1", &[])));
     assert_eq!(out.status.code(), Some(1), "{}", s(&out.stdout));
     let err = s(&out.stderr);
     assert!(err.contains("criu"), "{err}");
@@ -295,16 +262,7 @@ fn refused_image(name: &str, mangle: impl FnOnce(&Fixture, &Path), want: &str) {
     let f = Fixture::new(name, &["true"]);
     let image = fake_image(&f);
     mangle(&f, &image);
-    let b = bundle(&f);
-    let out = f.berth(&[
-        "restore",
-        "-d",
-        "--image-path",
-        path(&image),
-        "--bundle",
-        &b,
-        "c1",
-    ]);
+    let out = f.berth(&strs(&restore_args(&f, &image, "c1", &[])));
     assert_eq!(out.status.code(), Some(1), "{}", s(&out.stdout));
     let err = s(&out.stderr);
     assert!(err.contains(want), "expected {want:?} in: {err}");
@@ -470,16 +428,7 @@ fn a_namespace_other_than_network_joined_by_path_is_refused_by_name() {
         list.push(json!({"type": "ipc", "path": "/proc/1/ns/ipc"}));
     });
     let image = fake_image(&f);
-    let b = bundle(&f);
-    let err = f.fails(&[
-        "restore",
-        "-d",
-        "--image-path",
-        path(&image),
-        "--bundle",
-        &b,
-        "c1",
-    ]);
+    let err = f.fails(&strs(&restore_args(&f, &image, "c1", &[])));
     assert!(
         err.contains("linux.namespaces[")
             && err.contains(
@@ -588,39 +537,19 @@ fn a_terminal_container_gets_a_new_pty_through_the_console_socket() {
     ]);
     let mut pty = receiver.join().unwrap();
     next_tick(&mut pty, 2);
-    let image = f.dir.path().join("image");
-    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
-    assert_gone(&f, "c1");
+    let image = dump(&f, "c1", "image", &[]);
     drop(pty);
     let frozen = counts(&f).len() as u64;
 
     // Without a console socket the restore is refused, and leaves nothing.
-    let err = f.fails(&[
-        "restore",
-        "-d",
-        "--image-path",
-        path(&image),
-        "--bundle",
-        &b,
-        "c1",
-    ]);
+    let err = f.fails(&strs(&restore_args(&f, &image, "c1", &[])));
     assert!(err.contains("needs --console-socket"), "{err}");
     assert_gone(&f, "c1");
 
     let sock2 = f.dir.path().join("console2.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock2).unwrap();
     let receiver = std::thread::spawn(move || receive_master(listener));
-    f.ok(&[
-        "restore",
-        "-d",
-        "--console-socket",
-        path(&sock2),
-        "--image-path",
-        path(&image),
-        "--bundle",
-        &b,
-        "c1",
-    ]);
+    restore(&f, &image, "c1", &["--console-socket", path(&sock2)]);
     let mut pty = receiver.join().unwrap();
     // The restored loop writes its next ticks to the new pty.
     let n = next_tick(&mut pty, frozen);
@@ -642,17 +571,11 @@ fn a_bind_mount_whose_destination_is_a_symlink_in_the_image() {
         let m = c["mounts"].as_array_mut().unwrap().last_mut().unwrap();
         m["destination"] = json!("/link");
     });
-    let b = bundle(&f);
-    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
-    wait_lines(&f, 3);
-    let image = f.dir.path().join("image");
-    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
-    assert_gone(&f, "c1");
+    start(&f, "c1");
+    let image = dump(&f, "c1", "image", &[]);
     let frozen = counts(&f);
     restore(&f, &image, "c1", &[]);
-    let after = wait_lines(&f, frozen.len() + 2);
-    let want: Vec<u64> = (1..=after.len() as u64).collect();
-    assert_eq!(after, want);
+    counter::assert_continues(&count_file(&f), &frozen, 2);
     stop_and_delete(&f, "c1");
     f.assert_clean();
 }
@@ -740,24 +663,11 @@ fn stdio_pipes_are_handed_to_the_restored_process() {
     // Registers c1 for the fixture's cleanup.
     assert_eq!(f.status("c1"), "running");
     next_out(&rx, 2);
-    let image = f.dir.path().join("image");
-    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
-    assert_gone(&f, "c1");
+    let image = dump(&f, "c1", "image", &[]);
     let desc = std::fs::read_to_string(image.join("descriptors.json")).unwrap();
     assert!(desc.contains("pipe:["), "{desc}");
     let frozen = counts(&f).len() as u64;
-    let (rx2, _stdin2) = spawn_with_pipes(
-        &f,
-        &[
-            "restore",
-            "-d",
-            "--image-path",
-            path(&image),
-            "--bundle",
-            &b,
-            "c1",
-        ],
-    );
+    let (rx2, _stdin2) = spawn_with_pipes(&f, &strs(&restore_args(&f, &image, "c1", &[])));
     // The restored loop writes on restore's own stdout pipe.
     let n = next_out(&rx2, frozen);
     assert!(n <= frozen + 10, "out-{n} after a checkpoint at {frozen}");
@@ -765,14 +675,24 @@ fn stdio_pipes_are_handed_to_the_restored_process() {
     f.assert_clean();
 }
 
-/// `restore` with the usual `-d --image-path IMAGE --bundle BUNDLE` and
-/// `extra` flags, asserting success.
+/// `restore -d --image-path IMAGE --bundle BUNDLE EXTRA id`.
+fn restore_args(f: &Fixture, image: &Path, id: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["restore", "-d", "--image-path", path(image), "--bundle"]
+        .map(String::from)
+        .into();
+    args.push(bundle(f));
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args.push(id.into());
+    args
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// `restore` with [`restore_args`], asserting success.
 fn restore(f: &Fixture, image: &Path, id: &str, extra: &[&str]) {
-    let b = bundle(f);
-    let mut args = vec!["restore", "-d", "--image-path", path(image), "--bundle", &b];
-    args.extend_from_slice(extra);
-    args.push(id);
-    f.ok(&args);
+    f.ok(&strs(&restore_args(f, image, id, extra)));
 }
 
 /// Waits (up to 60 s) for `p` to exist with content; returns it.
@@ -822,7 +742,7 @@ fn foreground_restore_waits_and_exits_with_the_status_work_path_and_pid_file() {
     let log = std::fs::read_to_string(work.join("dump.log")).unwrap();
     assert!(log.contains("Dumping finished successfully"), "{log}");
     assert!(!image.join("dump.log").exists());
-    let frozen = counts(&f).len();
+    let frozen = counts(&f);
 
     let rwork = f.dir.path().join("rwork");
     let pid_file = f.dir.path().join("pid");
@@ -852,9 +772,7 @@ fn foreground_restore_waits_and_exits_with_the_status_work_path_and_pid_file() {
     let st = f.state("c1");
     assert_eq!(st["status"], "running", "{st}");
     assert_eq!(st["pid"].as_i64().unwrap().to_string(), pid);
-    let after = wait_lines(&f, frozen + 2);
-    let want: Vec<u64> = (1..=after.len() as u64).collect();
-    assert_eq!(after, want, "frozen at {frozen}");
+    counter::assert_continues(&count_file(&f), &frozen, 2);
     assert!(child.try_wait().unwrap().is_none(), "restore did not wait");
     let log = std::fs::read_to_string(rwork.join("restore.log")).unwrap();
     assert!(log.contains("Restore finished successfully"), "{log}");
@@ -879,19 +797,13 @@ fn manage_cgroups_modes_reach_criu() {
         return;
     }
     let f = counter("cr-cgmode");
-    let b = bundle(&f);
-    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
-    wait_lines(&f, 3);
-    let image = f.dir.path().join("image");
-    f.ok(&[
-        "checkpoint",
-        "--leave-running",
-        "--manage-cgroups-mode",
-        "full",
-        "--image-path",
-        path(&image),
+    start(&f, "c1");
+    let image = dump(
+        &f,
         "c1",
-    ]);
+        "image",
+        &["--leave-running", "--manage-cgroups-mode", "full"],
+    );
     stop_and_delete(&f, "c1");
     // Restored with two other modes, each under its own ID and cgroup:
     // `ignore` leaves the process in CRIU's own cgroup (berth placed CRIU
@@ -930,13 +842,7 @@ fn podman_checkpoints_and_restores_a_container_on_berth() {
     }
     let p = podman::Podman::new();
     let count = p.rootfs.join("count");
-    let lines = || -> Vec<u64> {
-        std::fs::read_to_string(&count)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect()
-    };
+    let lines = || counter::lines(&count);
     callers::ok(&mut p.run_args(
         &["-d", "--name", "p1"],
         &[
@@ -1026,12 +932,8 @@ fn a_network_namespace_joined_by_path_stays_outside_the_image() {
         list.push(json!({"type": "network", "path": file}));
     });
     let want = format!("net:[{}]", inode(&file));
-    let b = bundle(&f);
-    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
-    wait_lines(&f, 3);
-    let image = f.dir.path().join("image");
-    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
-    assert_gone(&f, "c1");
+    start(&f, "c1");
+    let image = dump(&f, "c1", "image", &[]);
     let frozen = counts(&f);
     restore(&f, &image, "c1", &[]);
     // The restored process is in the pinned namespace again (CRIU got it
@@ -1041,9 +943,7 @@ fn a_network_namespace_joined_by_path_stays_outside_the_image() {
     let pid = f.state("c1")["pid"].as_i64().unwrap();
     let host = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
     assert_eq!(host.to_string_lossy(), want);
-    let after = wait_lines(&f, frozen.len() + 2);
-    let want: Vec<u64> = (1..=after.len() as u64).collect();
-    assert_eq!(after, want);
+    counter::assert_continues(&count_file(&f), &frozen, 2);
     stop_and_delete(&f, "c1");
     drop(ns);
     f.assert_clean();
@@ -1114,13 +1014,7 @@ fn containerd_checkpoints_and_restores_a_task_on_berth() {
     let data = w.dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
     let count = data.join("count");
-    let lines = || -> Vec<u64> {
-        std::fs::read_to_string(&count)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect()
-    };
+    let lines = || counter::lines(&count);
     callers::ok(
         w.ctr()
             .args(["run", "-d", "--null-io", "--runc-binary"])
@@ -1132,7 +1026,7 @@ fn containerd_checkpoints_and_restores_a_task_on_berth() {
                 "type=bind,src={},dst=/data,options=rbind:rw",
                 data.display()
             ))
-            .args([IMAGE, "c1", "sh", "-c", COUNTER]),
+            .args([IMAGE, "c1", "sh", "-c", &counter::script("/data/count")]),
     );
     callers::wait_for("3 counts", || lines().len() >= 3);
     // Debian 12's ctr 1.6 has no `run --checkpoint`: a checkpoint image of
