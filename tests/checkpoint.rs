@@ -433,7 +433,7 @@ fn a_namespace_other_than_network_joined_by_path_is_refused_by_name() {
         err.contains("linux.namespaces[")
             && err.contains(
                 "joining a ipc namespace by path is not supported by berth \
-                             (only a network namespace is)"
+                 (only a network or PID namespace is)"
             ),
         "{err}"
     );
@@ -946,6 +946,184 @@ fn a_network_namespace_joined_by_path_stays_outside_the_image() {
     counter::assert_continues(&count_file(&f), &frozen, 2);
     stop_and_delete(&f, "c1");
     drop(ns);
+    f.assert_clean();
+}
+
+/// A shell that is PID 1 of a PID namespace of its own (`unshare --pid
+/// --fork`), for a container to join by path; killed (with its
+/// `unshare`) when dropped. It reaps, as a pod's pause process does: the
+/// container's init, whose parent (berth) is outside the namespace, is
+/// adopted by it, and its zombie would keep its PID from CRIU's restore
+/// (`Can't fork for 2: File exists`).
+struct PidNsHolder {
+    unshare: std::process::Child,
+    init: i32,
+}
+
+impl PidNsHolder {
+    // The child is waited for in Drop.
+    #[allow(clippy::zombie_processes)]
+    fn start() -> Self {
+        let mut unshare = std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child", "sh", "-c"])
+            .arg("while :; do sleep 1; done")
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let children = format!("/proc/{0}/task/{0}/children", unshare.id());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let init = std::fs::read_to_string(&children)
+                .ok()
+                .and_then(|t| t.split_whitespace().next()?.parse().ok());
+            if let Some(init) = init {
+                return Self { unshare, init };
+            }
+            if Instant::now() > deadline {
+                let _ = unshare.kill();
+                let _ = unshare.wait();
+                panic!("unshare --pid --fork made no child");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/ns/pid", self.init))
+    }
+}
+
+impl Drop for PidNsHolder {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.init),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = self.unshare.kill();
+        let _ = self.unshare.wait();
+    }
+}
+
+/// The `NSpid` line of a process's status: its PID in each namespace,
+/// the host's first.
+fn ns_pids(pid: i64) -> Vec<i64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_pid_namespace_joined_by_path_stays_outside_the_image() {
+    if !need_criu("a_pid_namespace_joined_by_path_stays_outside_the_image") {
+        return;
+    }
+    let f = counter("cr-pidns");
+    let holder = PidNsHolder::start();
+    let file = holder.path();
+    f.edit(|c| {
+        let list = c["linux"]["namespaces"].as_array_mut().unwrap();
+        list.retain(|n| n["type"] != "pid");
+        list.push(json!({"type": "pid", "path": file}));
+    });
+    let want = format!("pid:[{}]", inode(&file));
+    start(&f, "c1");
+    // The counter is not PID 1 there: the holder's shell is.
+    let old = f.state("c1")["pid"].as_i64().unwrap();
+    let before = ns_pids(old);
+    assert!(
+        before.len() == 2 && before[1] > 1,
+        "NSpid of the counter: {before:?}"
+    );
+    let image = dump(&f, "c1", "image", &[]);
+    assert!(holder.path().exists(), "the holder survived the dump");
+    // Its zombie is reaped by the namespace's init, freeing its PID there.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Path::new(&format!("/proc/{old}")).exists() {
+        assert!(Instant::now() < deadline, "{old} was never reaped");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let frozen = counts(&f);
+    restore(&f, &image, "c1", &[]);
+    // The restored process is in the joined namespace again (CRIU got it
+    // through inherit_fd as extRootPidNS), under the same PID there, seen
+    // through exec and from the host.
+    let inside = f.ok(&["exec", "c1", "readlink", "/proc/self/ns/pid"]);
+    assert_eq!(inside.trim(), want);
+    let pid = f.state("c1")["pid"].as_i64().unwrap();
+    let host = std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
+    assert_eq!(host.to_string_lossy(), want);
+    let after = ns_pids(pid);
+    assert_eq!(after.get(1), before.get(1), "{before:?} -> {after:?}");
+    counter::assert_continues(&count_file(&f), &frozen, 2);
+    stop_and_delete(&f, "c1");
+    drop(holder);
+    f.assert_clean();
+}
+
+/// A hook on the host appending its kind to `<dir>/order` and saving the
+/// state it got on stdin as `<dir>/<kind>.json`.
+fn marker_hook(dir: &Path, kind: &str) -> serde_json::Value {
+    let d = dir.display();
+    json!({"path": "/bin/sh", "args": ["sh", "-c",
+        format!("cat > {d}/{kind}.json; echo {kind} >> {d}/order")]})
+}
+
+#[test]
+fn restore_runs_prestart_and_create_runtime_hooks_with_the_restored_pid() {
+    if !need_criu("restore_runs_prestart_and_create_runtime_hooks_with_the_restored_pid") {
+        return;
+    }
+    let f = counter("cr-hooks");
+    let log = f.dir.path().join("hooks");
+    std::fs::create_dir(&log).unwrap();
+    f.edit(|c| {
+        c["hooks"] = json!({
+            "prestart": [marker_hook(&log, "prestart")],
+            "createRuntime": [marker_hook(&log, "createRuntime")],
+            "poststart": [marker_hook(&log, "poststart")],
+            "poststop": [marker_hook(&log, "poststop")],
+        })
+    });
+    let order = || std::fs::read_to_string(log.join("order")).unwrap_or_default();
+    start(&f, "c1");
+    assert_eq!(order(), "prestart\ncreateRuntime\npoststart\n");
+    let image = dump(&f, "c1", "image", &[]);
+    // The dump released the container as `delete` does: poststop ran.
+    assert_eq!(order(), "prestart\ncreateRuntime\npoststart\npoststop\n");
+    for e in std::fs::read_dir(&log).unwrap() {
+        std::fs::remove_file(e.unwrap().path()).unwrap();
+    }
+
+    restore(&f, &image, "c1", &[]);
+    // runc's points: prestart then createRuntime at CRIU's
+    // `setup-namespaces`, with the restored process's PID; no poststart.
+    assert_eq!(order(), "prestart\ncreateRuntime\n");
+    let pid = f.state("c1")["pid"].as_i64().unwrap();
+    for kind in ["prestart", "createRuntime"] {
+        let text = std::fs::read_to_string(log.join(format!("{kind}.json"))).unwrap();
+        let st: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(st["id"], "c1", "{kind}: {st}");
+        assert_eq!(st["pid"].as_i64(), Some(pid), "{kind}: {st}");
+        assert_eq!(st["status"], "creating", "{kind}: {st}");
+        assert_eq!(st["bundle"], bundle(&f), "{kind}: {st}");
+    }
+    let frozen = counts(&f);
+    counter::assert_continues(&count_file(&f), &frozen, 2);
+    stop_and_delete(&f, "c1");
+
+    // A failing createRuntime hook fails the restore, which leaves nothing.
+    f.edit(|c| {
+        c["hooks"]["createRuntime"] = json!([{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}])
+    });
+    let err = f.fails(&strs(&restore_args(&f, &image, "c1", &[])));
+    assert!(err.contains("createRuntime"), "{err}");
+    assert_gone(&f, "c1");
+    assert!(processes_rooted_in(&f.rootfs()).is_empty());
     f.assert_clean();
 }
 
