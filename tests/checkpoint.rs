@@ -827,6 +827,85 @@ fn manage_cgroups_modes_reach_criu() {
     f.assert_clean();
 }
 
+/// The memory limit of `pid`'s cgroup: `memory.max` on cgroup v2, the v1
+/// memory hierarchy's `memory.limit_in_bytes` elsewhere.
+fn memory_limit(pid: i64) -> String {
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let file = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        let p = cg.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+        format!("/sys/fs/cgroup{p}/memory.max")
+    } else {
+        let p = cg
+            .lines()
+            .find_map(|l| {
+                let mut f = l.splitn(3, ':').skip(1);
+                let ctrls = f.next()?;
+                ctrls.split(',').any(|c| c == "memory").then(|| f.next())?
+            })
+            .unwrap();
+        format!("/sys/fs/cgroup/memory{p}/memory.limit_in_bytes")
+    };
+    std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{file}: {e}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn manage_cgroups_modes_leave_the_restored_cgroup_its_configs_limits() {
+    if !need_criu("manage_cgroups_modes_leave_the_restored_cgroup_its_configs_limits") {
+        return;
+    }
+    let f = counter("cr-cgprops");
+    start(&f, "c1");
+    // The config sets no limit; `update` sets one before the dump.
+    let unlimited = memory_limit(f.state("c1")["pid"].as_i64().unwrap());
+    f.ok(&["update", "--memory", "67108864", "c1"]);
+    let pid = f.state("c1")["pid"].as_i64().unwrap();
+    assert_eq!(memory_limit(pid), "67108864");
+    let image = dump(&f, "c1", "image", &["--leave-running"]);
+    stop_and_delete(&f, "c1");
+    // Restore makes the container's cgroup from the config before CRIU
+    // runs and hands it to CRIU as `cg_root`, as runc does: CRIU restores
+    // the image's properties only below that root (soft: in the cgroups
+    // it creates; full: in existing ones too), not on the root itself. So
+    // the restored container has its config's limits, not the dumped
+    // `update` value (runc's semantics: `update` does not change the
+    // bundle).
+    for (id, mode) in [("c2", "soft"), ("c3", "full")] {
+        f.separate_cgroup(id);
+        restore(&f, &image, id, &["--manage-cgroups-mode", mode]);
+        let pid = f.state(id)["pid"].as_i64().unwrap();
+        assert_eq!(memory_limit(pid), unlimited, "{mode}");
+        let after = wait_lines(&f, counts(&f).len() + 2);
+        assert!(
+            after.windows(2).last().is_some_and(|w| w[1] == w[0] + 1),
+            "{mode}: {after:?}"
+        );
+        stop_and_delete(&f, id);
+    }
+    // strict wants every cgroup made by CRIU: the existing one aborts the
+    // restore, which leaves nothing.
+    f.separate_cgroup("c4");
+    let err = f.fails(&strs(&restore_args(
+        &f,
+        &image,
+        "c4",
+        &["--manage-cgroups-mode", "strict"],
+    )));
+    assert!(err.contains("Abort restore of existing cgroups"), "{err}");
+    assert_gone(&f, "c4");
+    assert!(processes_rooted_in(&f.rootfs()).is_empty());
+    // The config's limit is what the restored cgroup gets.
+    f.edit(|c| c["linux"]["resources"]["memory"] = json!({"limit": 33554432}));
+    f.separate_cgroup("c5");
+    restore(&f, &image, "c5", &["--manage-cgroups-mode", "full"]);
+    let pid = f.state("c5")["pid"].as_i64().unwrap();
+    assert_eq!(memory_limit(pid), "33554432");
+    stop_and_delete(&f, "c5");
+    f.assert_clean();
+}
+
 #[test]
 fn podman_checkpoints_and_restores_a_container_on_berth() {
     if !need_criu("podman_checkpoints_and_restores_a_container_on_berth") {
@@ -1137,7 +1216,76 @@ struct Ctrd {
     ns: String,
 }
 
+const CTR_IMAGE: &str = "docker.io/library/busybox:berth";
+
 impl Ctrd {
+    /// A private containerd with the busybox image imported, in a
+    /// namespace named after `tag` (containerd's cgroups are
+    /// `/<namespace>/<id>`: tests running at once need their own);
+    /// `None` (or a failure in the VM) without containerd.
+    fn start(tag: &str) -> Option<Self> {
+        if !callers::have("containerd") {
+            assert!(
+                std::env::var_os("BERTH_CRIU_REQUIRED").is_none(),
+                "containerd is required here"
+            );
+            return None;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("berth-cr-ctrd-")
+            .tempdir()
+            .unwrap();
+        let daemon = callers::Containerd::start(dir.path(), "", false);
+        let w = Ctrd {
+            dir,
+            daemon: Some(daemon),
+            ns: format!("berth-cr-{tag}-{}", std::process::id()),
+        };
+        let image = callers::busybox_image(w.dir.path(), CTR_IMAGE, &["sh"]);
+        callers::ok(w.ctr().args(["images", "import"]).arg(&image));
+        Some(w)
+    }
+
+    /// `ctr run -d` of task c1, the counter on a bind-mounted host
+    /// directory, with `runc` as the shim's runtime binary; returns the
+    /// counter's file once it holds three counts.
+    fn run_counter(&self, runc: &Path) -> PathBuf {
+        let data = self.dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let count = data.join("count");
+        callers::ok(
+            self.ctr()
+                .args(["run", "-d", "--null-io", "--runc-binary"])
+                .arg(runc)
+                .arg("--runc-root")
+                .arg(self.root())
+                .arg("--mount")
+                .arg(format!(
+                    "type=bind,src={},dst=/data,options=rbind:rw",
+                    data.display()
+                ))
+                .args([CTR_IMAGE, "c1", "sh", "-c", &counter::script("/data/count")]),
+        );
+        callers::wait_for("3 counts", || counter::lines(&count).len() >= 3);
+        count
+    }
+
+    /// Kills task c1 and deletes it and its container.
+    fn kill_and_delete(&self) {
+        let _ = callers::run(self.ctr().args(["task", "kill", "-s", "SIGKILL", "c1"]));
+        callers::wait_for("c1 to stop", || {
+            !callers::ok(self.ctr().args(["task", "ls"])).contains("RUNNING")
+        });
+        callers::ok(self.ctr().args(["task", "delete", "c1"]));
+        callers::ok(self.ctr().args(["containers", "delete", "c1"]));
+    }
+
+    /// Asserts berth's state root for this namespace is empty.
+    fn assert_no_state(&self) {
+        let left = common::state_left(&self.root().join(&self.ns));
+        assert!(left.is_empty(), "berth state left behind: {left:?}");
+    }
+
     fn ctr(&self) -> std::process::Command {
         self.daemon.as_ref().unwrap().ctr(&self.ns)
     }
@@ -1166,47 +1314,12 @@ impl Drop for Ctrd {
 
 #[test]
 fn containerd_checkpoints_and_restores_a_task_on_berth() {
-    const IMAGE: &str = "docker.io/library/busybox:berth";
     if !need_criu("containerd_checkpoints_and_restores_a_task_on_berth") {
         return;
     }
-    if !callers::have("containerd") {
-        assert!(
-            std::env::var_os("BERTH_CRIU_REQUIRED").is_none(),
-            "containerd is required here"
-        );
-        return;
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("berth-cr-ctrd-")
-        .tempdir()
-        .unwrap();
-    let daemon = callers::Containerd::start(dir.path(), "", false);
-    let w = Ctrd {
-        dir,
-        daemon: Some(daemon),
-        ns: format!("berth-cr-{}", std::process::id()),
-    };
-    let image = callers::busybox_image(w.dir.path(), IMAGE, &["sh"]);
-    callers::ok(w.ctr().args(["images", "import"]).arg(&image));
-    let data = w.dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    let count = data.join("count");
+    let Some(w) = Ctrd::start("ctr") else { return };
+    let count = w.run_counter(&common::berth_bin());
     let lines = || counter::lines(&count);
-    callers::ok(
-        w.ctr()
-            .args(["run", "-d", "--null-io", "--runc-binary"])
-            .arg(common::berth_bin())
-            .arg("--runc-root")
-            .arg(w.root())
-            .arg("--mount")
-            .arg(format!(
-                "type=bind,src={},dst=/data,options=rbind:rw",
-                data.display()
-            ))
-            .args([IMAGE, "c1", "sh", "-c", &counter::script("/data/count")]),
-    );
-    callers::wait_for("3 counts", || lines().len() >= 3);
     // Debian 12's ctr 1.6 has no `run --checkpoint`: a checkpoint image of
     // the container and its task (containerd pauses the task, the shim runs
     // `berth checkpoint --leave-running --image-path --work-path`), then a
@@ -1221,12 +1334,7 @@ fn containerd_checkpoints_and_restores_a_task_on_berth() {
     ]));
     let after_dump = lines().len();
     callers::wait_for("the count to go on", || lines().len() >= after_dump + 2);
-    let _ = callers::run(w.ctr().args(["task", "kill", "-s", "SIGKILL", "c1"]));
-    callers::wait_for("c1 to stop", || {
-        !callers::ok(w.ctr().args(["task", "ls"])).contains("RUNNING")
-    });
-    callers::ok(w.ctr().args(["task", "delete", "c1"]));
-    callers::ok(w.ctr().args(["containers", "delete", "c1"]));
+    w.kill_and_delete();
     let before = lines();
     callers::ok(
         w.ctr()
@@ -1234,27 +1342,113 @@ fn containerd_checkpoints_and_restores_a_task_on_berth() {
     );
     callers::wait_for("the restored count", || lines().len() >= before.len() + 2);
     let after = lines();
-    let resumed = &after[before.len()..];
+    let first = counter::assert_resumed(&after, before.len());
     assert!(
-        resumed[0] as usize > before_dump && resumed[0] as usize <= after_dump + 1,
-        "resumed at {}, checkpoint between {before_dump} and {after_dump}",
-        resumed[0]
+        first as usize > before_dump && first as usize <= after_dump + 1,
+        "resumed at {first}, checkpoint between {before_dump} and {after_dump}"
     );
-    assert!(resumed.windows(2).all(|x| x[1] == x[0] + 1), "{resumed:?}");
-    let _ = callers::run(w.ctr().args(["task", "kill", "-s", "SIGKILL", "c1"]));
+    w.kill_and_delete();
+    w.assert_no_state();
+}
+
+#[test]
+fn ctr_task_checkpoint_pauses_dumps_and_resumes_through_berth() {
+    if !need_criu("ctr_task_checkpoint_pauses_dumps_and_resumes_through_berth") {
+        return;
+    }
+    let Some(w) = Ctrd::start("task") else { return };
+    // berth behind a wrapper that logs each call the shim makes.
+    let calls = w.dir.path().join("calls");
+    let wrapper = w.dir.path().join("berth-logged");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {}\nexec {} \"$@\"\n",
+            calls.display(),
+            common::berth_bin().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+    )
+    .unwrap();
+    let count = w.run_counter(&wrapper);
+    let lines = || counter::lines(&count);
+    let calls_since = |from: usize| -> Vec<String> {
+        std::fs::read_to_string(&calls)
+            .unwrap_or_default()
+            .lines()
+            .skip(from)
+            .map(String::from)
+            .collect()
+    };
+    let seen = calls_since(0).len();
+
+    // `ctr task checkpoint --image-path`: containerd pauses the task, the
+    // shim runs `berth checkpoint --leave-running`, and resumes it.
+    let image = w.dir.path().join("image");
+    let work = w.dir.path().join("work");
+    callers::ok(
+        w.ctr()
+            .args(["task", "checkpoint", "--image-path"])
+            .arg(&image)
+            .arg("--work-path")
+            .arg(&work)
+            .arg("c1"),
+    );
+    let made = calls_since(seen);
+    let find = |calls: &[String], cmd: &str| {
+        calls
+            .iter()
+            .position(|c| c.split_whitespace().any(|w| w == cmd))
+    };
+    let (pause, dump, resume) = (
+        find(&made, "pause"),
+        find(&made, "checkpoint"),
+        find(&made, "resume"),
+    );
+    assert!(
+        matches!((pause, dump, resume), (Some(p), Some(d), Some(r)) if p < d && d < r),
+        "pause, checkpoint, resume expected in: {made:#?}"
+    );
+    let dump_call = &made[dump.unwrap()];
+    assert!(
+        dump_call.contains("--leave-running") && dump_call.contains(&image.display().to_string()),
+        "{dump_call}"
+    );
+    assert!(image.join("inventory.img").is_file());
+    assert!(image.join("descriptors.json").is_file());
+    let log = std::fs::read_to_string(work.join("dump.log")).unwrap();
+    assert!(log.contains("Dumping finished successfully"), "{log}");
+    // The task runs on.
+    assert!(callers::ok(w.ctr().args(["task", "ls"])).contains("RUNNING"));
+    let n = lines().len();
+    callers::wait_for("the count to go on", || lines().len() >= n + 2);
+
+    // With --exit the shim's checkpoint has no --leave-running: the task
+    // is gone and the count stands still.
+    let seen = calls_since(0).len();
+    let image2 = w.dir.path().join("image2");
+    callers::ok(
+        w.ctr()
+            .args(["task", "checkpoint", "--exit", "--image-path"])
+            .arg(&image2)
+            .arg("c1"),
+    );
+    let made = calls_since(seen);
+    let dump_call = made
+        .iter()
+        .find(|c| c.split_whitespace().any(|w| w == "checkpoint"))
+        .unwrap_or_else(|| panic!("no checkpoint in {made:#?}"));
+    assert!(!dump_call.contains("--leave-running"), "{dump_call}");
+    assert!(image2.join("inventory.img").is_file());
     callers::wait_for("c1 to stop", || {
         !callers::ok(w.ctr().args(["task", "ls"])).contains("RUNNING")
     });
-    callers::ok(w.ctr().args(["task", "delete", "c1"]));
+    counter::assert_frozen(&count);
+    let _ = callers::run(w.ctr().args(["task", "delete", "c1"]));
     callers::ok(w.ctr().args(["containers", "delete", "c1"]));
-    let root = w.root().join(&w.ns);
-    let left: Vec<_> = std::fs::read_dir(&root)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name())
-                .filter(|n| n != "seccomp~cache")
-                .collect()
-        })
-        .unwrap_or_default();
-    assert!(left.is_empty(), "berth state left behind: {left:?}");
+    w.assert_no_state();
 }
