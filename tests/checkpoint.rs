@@ -852,8 +852,8 @@ fn memory_limit(pid: i64) -> String {
 }
 
 #[test]
-fn manage_cgroups_modes_leave_the_restored_cgroup_its_configs_limits() {
-    if !need_criu("manage_cgroups_modes_leave_the_restored_cgroup_its_configs_limits") {
+fn manage_cgroups_modes_and_a_limit_set_by_update_before_the_dump() {
+    if !need_criu("manage_cgroups_modes_and_a_limit_set_by_update_before_the_dump") {
         return;
     }
     let f = counter("cr-cgprops");
@@ -866,17 +866,18 @@ fn manage_cgroups_modes_leave_the_restored_cgroup_its_configs_limits() {
     let image = dump(&f, "c1", "image", &["--leave-running"]);
     stop_and_delete(&f, "c1");
     // Restore makes the container's cgroup from the config before CRIU
-    // runs and hands it to CRIU as `cg_root`, as runc does: CRIU restores
-    // the image's properties only below that root (soft: in the cgroups
-    // it creates; full: in existing ones too), not on the root itself. So
-    // the restored container has its config's limits, not the dumped
-    // `update` value (runc's semantics: `update` does not change the
-    // bundle).
-    for (id, mode) in [("c2", "soft"), ("c3", "full")] {
+    // runs and hands it to CRIU as `cg_root`, as runc does. soft restores
+    // the image's properties only in cgroups CRIU creates: the config's
+    // limits stay. full restores them in existing cgroups too: on v1 the
+    // dumped `update` value comes back; on cgroup v2 (CRIU 3.17) the
+    // memory limit does not (the config's stays).
+    let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let full = if v2 { unlimited.as_str() } else { "67108864" };
+    for (id, mode, want) in [("c2", "soft", unlimited.as_str()), ("c3", "full", full)] {
         f.separate_cgroup(id);
         restore(&f, &image, id, &["--manage-cgroups-mode", mode]);
         let pid = f.state(id)["pid"].as_i64().unwrap();
-        assert_eq!(memory_limit(pid), unlimited, "{mode}");
+        assert_eq!(memory_limit(pid), want, "{mode}");
         let after = wait_lines(&f, counts(&f).len() + 2);
         assert!(
             after.windows(2).last().is_some_and(|w| w[1] == w[0] + 1),
@@ -896,12 +897,14 @@ fn manage_cgroups_modes_leave_the_restored_cgroup_its_configs_limits() {
     assert!(err.contains("Abort restore of existing cgroups"), "{err}");
     assert_gone(&f, "c4");
     assert!(processes_rooted_in(&f.rootfs()).is_empty());
-    // The config's limit is what the restored cgroup gets.
+    // A limit in the config is set before CRIU runs: with full, on v1
+    // the image's value overrides it, on v2 it stays.
     f.edit(|c| c["linux"]["resources"]["memory"] = json!({"limit": 33554432}));
     f.separate_cgroup("c5");
     restore(&f, &image, "c5", &["--manage-cgroups-mode", "full"]);
     let pid = f.state("c5")["pid"].as_i64().unwrap();
-    assert_eq!(memory_limit(pid), "33554432");
+    let want = if v2 { "33554432" } else { "67108864" };
+    assert_eq!(memory_limit(pid), want);
     stop_and_delete(&f, "c5");
     f.assert_clean();
 }
