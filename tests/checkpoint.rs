@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{Fixture, processes_rooted_in, s};
+use common::{Fixture, counter, processes_rooted_in, s};
 use serde_json::json;
 
 /// Why CRIU cannot checkpoint here, or `None` when `criu check` passes.
@@ -50,14 +50,10 @@ fn need_criu(test: &str) -> bool {
     false
 }
 
-/// A shell loop appending 1, 2, 3... to /data/count, a bind-mounted host
-/// directory (an external mount for CRIU). Its stdio is the container's
-/// own /dev/null (the caller's files are not in the image).
-const COUNTER: &str = "exec </dev/null >/dev/null 2>&1; i=0; \
-                       while true; do i=$((i+1)); echo $i >> /data/count; sleep 0.2; done";
-
+/// The counter loop (tests/common/counter.rs) appending to /data/count, a
+/// bind-mounted host directory (an external mount for CRIU).
 fn counter(name: &str) -> Fixture {
-    let f = Fixture::new(name, &["sh", "-c", COUNTER]);
+    let f = Fixture::new(name, &["sh", "-c", &counter::script("/data/count")]);
     let data = f.dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
     std::fs::create_dir(f.rootfs().join("data")).unwrap();
@@ -69,28 +65,42 @@ fn counter(name: &str) -> Fixture {
     f
 }
 
-fn counts(f: &Fixture) -> Vec<u64> {
-    std::fs::read_to_string(f.dir.path().join("data/count"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect()
+/// The counter's file on the host.
+fn count_file(f: &Fixture) -> PathBuf {
+    f.dir.path().join("data/count")
 }
 
-/// Waits (up to 60 s) until the counter has written at least `n` lines.
+fn counts(f: &Fixture) -> Vec<u64> {
+    counter::lines(&count_file(f))
+}
+
 fn wait_lines(f: &Fixture, n: usize) -> Vec<u64> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let c = counts(f);
-        if c.len() >= n {
-            return c;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the counter never reached {n} lines: {c:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    counter::wait_lines(&count_file(f), n)
+}
+
+/// Runs the bundle detached as `id` and waits for three counts.
+fn start(f: &Fixture, id: &str) {
+    let b = bundle(f);
+    f.ok(&["run", "-d", "--bundle", &b, id]);
+    wait_lines(f, 3);
+}
+
+/// `checkpoint --image-path <dir>/<image> EXTRA id`; without
+/// `--leave-running` or `--pre-dump`, asserts the container is gone.
+/// Returns the image directory.
+fn dump(f: &Fixture, id: &str, image: &str, extra: &[&str]) -> PathBuf {
+    let image = f.dir.path().join(image);
+    let mut args = vec!["checkpoint", "--image-path", path(&image)];
+    args.extend_from_slice(extra);
+    args.push(id);
+    f.ok(&args);
+    if !extra
+        .iter()
+        .any(|a| *a == "--leave-running" || *a == "--pre-dump")
+    {
+        assert_gone(f, id);
     }
+    image
 }
 
 fn bundle(f: &Fixture) -> String {
@@ -118,28 +128,19 @@ fn counter_is_frozen_by_checkpoint_and_continues_after_restore() {
         return;
     }
     let f = counter("cr-counter");
-    let b = bundle(&f);
-    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
-    wait_lines(&f, 3);
-    let image = f.dir.path().join("image");
-    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
+    start(&f, "c1");
+    let image = dump(&f, "c1", "image", &[]);
     // The container is gone: no state, no process; the count stands still.
-    assert_gone(&f, "c1");
     assert!(processes_rooted_in(&f.rootfs()).is_empty());
-    let frozen = counts(&f);
-    std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(counts(&f), frozen, "the count moved after the checkpoint");
+    let frozen = counter::assert_frozen(&count_file(&f));
     assert!(image.join("inventory.img").is_file());
 
     restore(&f, &image, "c1", &[]);
     let st = f.state("c1");
     assert_eq!(st["status"], "running", "{st}");
     assert!(st["pid"].as_i64().unwrap() > 1);
-    // It continues from the same value: one unbroken 1, 2, 3... sequence
-    // (a fresh start would write 1 again).
-    let after = wait_lines(&f, frozen.len() + 3);
-    let want: Vec<u64> = (1..=after.len() as u64).collect();
-    assert_eq!(after, want, "frozen at {frozen:?}");
+    // It continues from the same value.
+    counter::assert_continues(&count_file(&f), &frozen, 3);
     stop_and_delete(&f, "c1");
     f.assert_clean();
 }
@@ -150,18 +151,9 @@ fn leave_running_then_restore_as_another_id_that_exec_kill_delete_work_on() {
         return;
     }
     let f = counter("cr-leave");
-    let b = bundle(&f);
-    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
-    wait_lines(&f, 3);
-    let image = f.dir.path().join("image");
+    start(&f, "c1");
     let before_dump = counts(&f).len();
-    f.ok(&[
-        "checkpoint",
-        "--leave-running",
-        "--image-path",
-        path(&image),
-        "c1",
-    ]);
+    let image = dump(&f, "c1", "image", &["--leave-running"]);
     assert_eq!(f.status("c1"), "running");
     // The dump froze the counter somewhere between these two counts.
     let after_dump = counts(&f).len();
@@ -175,15 +167,13 @@ fn leave_running_then_restore_as_another_id_that_exec_kill_delete_work_on() {
     f.separate_cgroup("c2");
     restore(&f, &image, "c2", &[]);
     let after = wait_lines(&f, before.len() + 2);
-    let resumed = &after[before.len()..];
-    let first = resumed[0];
+    let first = counter::assert_resumed(&after, before.len());
     assert!(
         first as usize > before_dump && (first as usize) <= after_dump + 1,
         "c2 resumed at {first}, the checkpoint was taken between {before_dump} and \
          {after_dump} (c1 reached {})",
         before.len()
     );
-    assert!(resumed.windows(2).all(|w| w[1] == w[0] + 1), "{resumed:?}");
 
     let st = f.state("c2");
     assert_eq!(
@@ -219,33 +209,19 @@ fn pre_dump_then_dump_with_parent_path() {
         return;
     }
     let f = counter("cr-predump");
-    let b = bundle(&f);
-    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
-    wait_lines(&f, 3);
-    let pre = f.dir.path().join("pre");
-    let image = f.dir.path().join("image");
-    f.ok(&["checkpoint", "--pre-dump", "--image-path", path(&pre), "c1"]);
+    start(&f, "c1");
+    dump(&f, "c1", "pre", &["--pre-dump"]);
     // A pre-dump leaves the container running.
     assert_eq!(f.status("c1"), "running");
     let n = counts(&f).len();
     wait_lines(&f, n + 2);
     // runc's form: --parent-path relative to the image directory.
-    f.ok(&[
-        "checkpoint",
-        "--parent-path",
-        "../pre",
-        "--image-path",
-        path(&image),
-        "c1",
-    ]);
-    assert_gone(&f, "c1");
+    let image = dump(&f, "c1", "image", &["--parent-path", "../pre"]);
     let link = std::fs::read_link(image.join("parent")).unwrap();
     assert_eq!(link, PathBuf::from("../pre"));
     let frozen = counts(&f);
     restore(&f, &image, "c1", &[]);
-    let after = wait_lines(&f, frozen.len() + 2);
-    let want: Vec<u64> = (1..=after.len() as u64).collect();
-    assert_eq!(after, want);
+    counter::assert_continues(&count_file(&f), &frozen, 2);
     stop_and_delete(&f, "c1");
     f.assert_clean();
 }
@@ -257,16 +233,7 @@ fn a_corrupt_image_that_criu_rejects_leaves_nothing_behind() {
     let f = Fixture::new("cr-corrupt", &["true"]);
     let image = fake_image(&f);
     std::fs::write(image.join("inventory.img"), b"\x01\x02garbage").unwrap();
-    let b = bundle(&f);
-    let out = f.berth(&[
-        "restore",
-        "-d",
-        "--image-path",
-        path(&image),
-        "--bundle",
-        &b,
-        "c1",
-    ]);
+    let out = f.berth(&strs(&restore_args(&f, &image, "c1", &[])));
     assert_eq!(out.status.code(), Some(1), "{}", s(&out.stdout));
     let err = s(&out.stderr);
     assert!(err.contains("criu"), "{err}");
@@ -295,16 +262,7 @@ fn refused_image(name: &str, mangle: impl FnOnce(&Fixture, &Path), want: &str) {
     let f = Fixture::new(name, &["true"]);
     let image = fake_image(&f);
     mangle(&f, &image);
-    let b = bundle(&f);
-    let out = f.berth(&[
-        "restore",
-        "-d",
-        "--image-path",
-        path(&image),
-        "--bundle",
-        &b,
-        "c1",
-    ]);
+    let out = f.berth(&strs(&restore_args(&f, &image, "c1", &[])));
     assert_eq!(out.status.code(), Some(1), "{}", s(&out.stdout));
     let err = s(&out.stderr);
     assert!(err.contains(want), "expected {want:?} in: {err}");
@@ -427,21 +385,12 @@ fn a_namespace_other_than_network_joined_by_path_is_refused_by_name() {
         list.push(json!({"type": "ipc", "path": "/proc/1/ns/ipc"}));
     });
     let image = fake_image(&f);
-    let b = bundle(&f);
-    let err = f.fails(&[
-        "restore",
-        "-d",
-        "--image-path",
-        path(&image),
-        "--bundle",
-        &b,
-        "c1",
-    ]);
+    let err = f.fails(&strs(&restore_args(&f, &image, "c1", &[])));
     assert!(
         err.contains("linux.namespaces[")
             && err.contains(
                 "joining a ipc namespace by path is not supported by berth \
-                             (only a network namespace is)"
+                 (only a network or PID namespace is)"
             ),
         "{err}"
     );
@@ -545,39 +494,19 @@ fn a_terminal_container_gets_a_new_pty_through_the_console_socket() {
     ]);
     let mut pty = receiver.join().unwrap();
     next_tick(&mut pty, 2);
-    let image = f.dir.path().join("image");
-    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
-    assert_gone(&f, "c1");
+    let image = dump(&f, "c1", "image", &[]);
     drop(pty);
     let frozen = counts(&f).len() as u64;
 
     // Without a console socket the restore is refused, and leaves nothing.
-    let err = f.fails(&[
-        "restore",
-        "-d",
-        "--image-path",
-        path(&image),
-        "--bundle",
-        &b,
-        "c1",
-    ]);
+    let err = f.fails(&strs(&restore_args(&f, &image, "c1", &[])));
     assert!(err.contains("needs --console-socket"), "{err}");
     assert_gone(&f, "c1");
 
     let sock2 = f.dir.path().join("console2.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock2).unwrap();
     let receiver = std::thread::spawn(move || receive_master(listener));
-    f.ok(&[
-        "restore",
-        "-d",
-        "--console-socket",
-        path(&sock2),
-        "--image-path",
-        path(&image),
-        "--bundle",
-        &b,
-        "c1",
-    ]);
+    restore(&f, &image, "c1", &["--console-socket", path(&sock2)]);
     let mut pty = receiver.join().unwrap();
     // The restored loop writes its next ticks to the new pty.
     let n = next_tick(&mut pty, frozen);
@@ -599,17 +528,11 @@ fn a_bind_mount_whose_destination_is_a_symlink_in_the_image() {
         let m = c["mounts"].as_array_mut().unwrap().last_mut().unwrap();
         m["destination"] = json!("/link");
     });
-    let b = bundle(&f);
-    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
-    wait_lines(&f, 3);
-    let image = f.dir.path().join("image");
-    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
-    assert_gone(&f, "c1");
+    start(&f, "c1");
+    let image = dump(&f, "c1", "image", &[]);
     let frozen = counts(&f);
     restore(&f, &image, "c1", &[]);
-    let after = wait_lines(&f, frozen.len() + 2);
-    let want: Vec<u64> = (1..=after.len() as u64).collect();
-    assert_eq!(after, want);
+    counter::assert_continues(&count_file(&f), &frozen, 2);
     stop_and_delete(&f, "c1");
     f.assert_clean();
 }
@@ -697,24 +620,11 @@ fn stdio_pipes_are_handed_to_the_restored_process() {
     // Registers c1 for the fixture's cleanup.
     assert_eq!(f.status("c1"), "running");
     next_out(&rx, 2);
-    let image = f.dir.path().join("image");
-    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
-    assert_gone(&f, "c1");
+    let image = dump(&f, "c1", "image", &[]);
     let desc = std::fs::read_to_string(image.join("descriptors.json")).unwrap();
     assert!(desc.contains("pipe:["), "{desc}");
     let frozen = counts(&f).len() as u64;
-    let (rx2, _stdin2) = spawn_with_pipes(
-        &f,
-        &[
-            "restore",
-            "-d",
-            "--image-path",
-            path(&image),
-            "--bundle",
-            &b,
-            "c1",
-        ],
-    );
+    let (rx2, _stdin2) = spawn_with_pipes(&f, &strs(&restore_args(&f, &image, "c1", &[])));
     // The restored loop writes on restore's own stdout pipe.
     let n = next_out(&rx2, frozen);
     assert!(n <= frozen + 10, "out-{n} after a checkpoint at {frozen}");
@@ -722,14 +632,24 @@ fn stdio_pipes_are_handed_to_the_restored_process() {
     f.assert_clean();
 }
 
-/// `restore` with the usual `-d --image-path IMAGE --bundle BUNDLE` and
-/// `extra` flags, asserting success.
+/// `restore -d --image-path IMAGE --bundle BUNDLE EXTRA id`.
+fn restore_args(f: &Fixture, image: &Path, id: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["restore", "-d", "--image-path", path(image), "--bundle"]
+        .map(String::from)
+        .into();
+    args.push(bundle(f));
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args.push(id.into());
+    args
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// `restore` with [`restore_args`], asserting success.
 fn restore(f: &Fixture, image: &Path, id: &str, extra: &[&str]) {
-    let b = bundle(f);
-    let mut args = vec!["restore", "-d", "--image-path", path(image), "--bundle", &b];
-    args.extend_from_slice(extra);
-    args.push(id);
-    f.ok(&args);
+    f.ok(&strs(&restore_args(f, image, id, extra)));
 }
 
 /// Waits (up to 60 s) for `p` to exist with content; returns it.
@@ -779,7 +699,7 @@ fn foreground_restore_waits_and_exits_with_the_status_work_path_and_pid_file() {
     let log = std::fs::read_to_string(work.join("dump.log")).unwrap();
     assert!(log.contains("Dumping finished successfully"), "{log}");
     assert!(!image.join("dump.log").exists());
-    let frozen = counts(&f).len();
+    let frozen = counts(&f);
 
     let rwork = f.dir.path().join("rwork");
     let pid_file = f.dir.path().join("pid");
@@ -809,9 +729,7 @@ fn foreground_restore_waits_and_exits_with_the_status_work_path_and_pid_file() {
     let st = f.state("c1");
     assert_eq!(st["status"], "running", "{st}");
     assert_eq!(st["pid"].as_i64().unwrap().to_string(), pid);
-    let after = wait_lines(&f, frozen + 2);
-    let want: Vec<u64> = (1..=after.len() as u64).collect();
-    assert_eq!(after, want, "frozen at {frozen}");
+    counter::assert_continues(&count_file(&f), &frozen, 2);
     assert!(child.try_wait().unwrap().is_none(), "restore did not wait");
     let log = std::fs::read_to_string(rwork.join("restore.log")).unwrap();
     assert!(log.contains("Restore finished successfully"), "{log}");
@@ -836,19 +754,13 @@ fn manage_cgroups_modes_reach_criu() {
         return;
     }
     let f = counter("cr-cgmode");
-    let b = bundle(&f);
-    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
-    wait_lines(&f, 3);
-    let image = f.dir.path().join("image");
-    f.ok(&[
-        "checkpoint",
-        "--leave-running",
-        "--manage-cgroups-mode",
-        "full",
-        "--image-path",
-        path(&image),
+    start(&f, "c1");
+    let image = dump(
+        &f,
         "c1",
-    ]);
+        "image",
+        &["--leave-running", "--manage-cgroups-mode", "full"],
+    );
     stop_and_delete(&f, "c1");
     // Restored with two other modes, each under its own ID and cgroup:
     // `ignore` leaves the process in CRIU's own cgroup (berth placed CRIU
@@ -872,6 +784,88 @@ fn manage_cgroups_modes_reach_criu() {
     f.assert_clean();
 }
 
+/// The memory limit of `pid`'s cgroup: `memory.max` on cgroup v2, the v1
+/// memory hierarchy's `memory.limit_in_bytes` elsewhere.
+fn memory_limit(pid: i64) -> String {
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let file = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        let p = cg.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+        format!("/sys/fs/cgroup{p}/memory.max")
+    } else {
+        let p = cg
+            .lines()
+            .find_map(|l| {
+                let mut f = l.splitn(3, ':').skip(1);
+                let ctrls = f.next()?;
+                ctrls.split(',').any(|c| c == "memory").then(|| f.next())?
+            })
+            .unwrap();
+        format!("/sys/fs/cgroup/memory{p}/memory.limit_in_bytes")
+    };
+    std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{file}: {e}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn manage_cgroups_modes_and_a_limit_set_by_update_before_the_dump() {
+    if !need_criu("manage_cgroups_modes_and_a_limit_set_by_update_before_the_dump") {
+        return;
+    }
+    let f = counter("cr-cgprops");
+    start(&f, "c1");
+    // The config sets no limit; `update` sets one before the dump.
+    let unlimited = memory_limit(f.state("c1")["pid"].as_i64().unwrap());
+    f.ok(&["update", "--memory", "67108864", "c1"]);
+    let pid = f.state("c1")["pid"].as_i64().unwrap();
+    assert_eq!(memory_limit(pid), "67108864");
+    let image = dump(&f, "c1", "image", &["--leave-running"]);
+    stop_and_delete(&f, "c1");
+    // Restore makes the container's cgroup from the config before CRIU
+    // runs and hands it to CRIU as `cg_root`, as runc does. soft restores
+    // the image's properties only in cgroups CRIU creates: the config's
+    // limits stay. full restores them in existing cgroups too: on v1 the
+    // dumped `update` value comes back; on cgroup v2 (CRIU 3.17) the
+    // memory limit does not (the config's stays).
+    let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let full = if v2 { unlimited.as_str() } else { "67108864" };
+    for (id, mode, want) in [("c2", "soft", unlimited.as_str()), ("c3", "full", full)] {
+        f.separate_cgroup(id);
+        restore(&f, &image, id, &["--manage-cgroups-mode", mode]);
+        let pid = f.state(id)["pid"].as_i64().unwrap();
+        assert_eq!(memory_limit(pid), want, "{mode}");
+        let after = wait_lines(&f, counts(&f).len() + 2);
+        assert!(
+            after.windows(2).last().is_some_and(|w| w[1] == w[0] + 1),
+            "{mode}: {after:?}"
+        );
+        stop_and_delete(&f, id);
+    }
+    // strict wants every cgroup made by CRIU: the existing one aborts the
+    // restore, which leaves nothing.
+    f.separate_cgroup("c4");
+    let err = f.fails(&strs(&restore_args(
+        &f,
+        &image,
+        "c4",
+        &["--manage-cgroups-mode", "strict"],
+    )));
+    assert!(err.contains("Abort restore of existing cgroups"), "{err}");
+    assert_gone(&f, "c4");
+    assert!(processes_rooted_in(&f.rootfs()).is_empty());
+    // A limit in the config is set before CRIU runs: with full, on v1
+    // the image's value overrides it, on v2 it stays.
+    f.edit(|c| c["linux"]["resources"]["memory"] = json!({"limit": 33554432}));
+    f.separate_cgroup("c5");
+    restore(&f, &image, "c5", &["--manage-cgroups-mode", "full"]);
+    let pid = f.state("c5")["pid"].as_i64().unwrap();
+    let want = if v2 { "33554432" } else { "67108864" };
+    assert_eq!(memory_limit(pid), want);
+    stop_and_delete(&f, "c5");
+    f.assert_clean();
+}
+
 #[test]
 fn podman_checkpoints_and_restores_a_container_on_berth() {
     if !need_criu("podman_checkpoints_and_restores_a_container_on_berth") {
@@ -887,13 +881,7 @@ fn podman_checkpoints_and_restores_a_container_on_berth() {
     }
     let p = podman::Podman::new();
     let count = p.rootfs.join("count");
-    let lines = || -> Vec<u64> {
-        std::fs::read_to_string(&count)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect()
-    };
+    let lines = || counter::lines(&count);
     callers::ok(&mut p.run_args(
         &["-d", "--name", "p1"],
         &[
@@ -983,12 +971,8 @@ fn a_network_namespace_joined_by_path_stays_outside_the_image() {
         list.push(json!({"type": "network", "path": file}));
     });
     let want = format!("net:[{}]", inode(&file));
-    let b = bundle(&f);
-    f.ok(&["run", "-d", "--bundle", &b, "c1"]);
-    wait_lines(&f, 3);
-    let image = f.dir.path().join("image");
-    f.ok(&["checkpoint", "--image-path", path(&image), "c1"]);
-    assert_gone(&f, "c1");
+    start(&f, "c1");
+    let image = dump(&f, "c1", "image", &[]);
     let frozen = counts(&f);
     restore(&f, &image, "c1", &[]);
     // The restored process is in the pinned namespace again (CRIU got it
@@ -998,11 +982,187 @@ fn a_network_namespace_joined_by_path_stays_outside_the_image() {
     let pid = f.state("c1")["pid"].as_i64().unwrap();
     let host = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
     assert_eq!(host.to_string_lossy(), want);
-    let after = wait_lines(&f, frozen.len() + 2);
-    let want: Vec<u64> = (1..=after.len() as u64).collect();
-    assert_eq!(after, want);
+    counter::assert_continues(&count_file(&f), &frozen, 2);
     stop_and_delete(&f, "c1");
     drop(ns);
+    f.assert_clean();
+}
+
+/// A shell that is PID 1 of a PID namespace of its own (`unshare --pid
+/// --fork`), for a container to join by path; killed (with its
+/// `unshare`) when dropped. It reaps, as a pod's pause process does: the
+/// container's init, whose parent (berth) is outside the namespace, is
+/// adopted by it, and its zombie would keep its PID from CRIU's restore
+/// (`Can't fork for 2: File exists`).
+struct PidNsHolder {
+    unshare: std::process::Child,
+    init: i32,
+}
+
+impl PidNsHolder {
+    // The child is waited for in Drop.
+    #[allow(clippy::zombie_processes)]
+    fn start() -> Self {
+        let mut unshare = std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child", "sh", "-c"])
+            .arg("while :; do sleep 1; done")
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let children = format!("/proc/{0}/task/{0}/children", unshare.id());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let init = std::fs::read_to_string(&children)
+                .ok()
+                .and_then(|t| t.split_whitespace().next()?.parse().ok());
+            if let Some(init) = init {
+                return Self { unshare, init };
+            }
+            if Instant::now() > deadline {
+                let _ = unshare.kill();
+                let _ = unshare.wait();
+                panic!("unshare --pid --fork made no child");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/ns/pid", self.init))
+    }
+}
+
+impl Drop for PidNsHolder {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.init),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = self.unshare.kill();
+        let _ = self.unshare.wait();
+    }
+}
+
+/// The `NSpid` line of a process's status: its PID in each namespace,
+/// the host's first.
+fn ns_pids(pid: i64) -> Vec<i64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_pid_namespace_joined_by_path_stays_outside_the_image() {
+    if !need_criu("a_pid_namespace_joined_by_path_stays_outside_the_image") {
+        return;
+    }
+    let f = counter("cr-pidns");
+    let holder = PidNsHolder::start();
+    let file = holder.path();
+    f.edit(|c| {
+        let list = c["linux"]["namespaces"].as_array_mut().unwrap();
+        list.retain(|n| n["type"] != "pid");
+        list.push(json!({"type": "pid", "path": file}));
+    });
+    let want = format!("pid:[{}]", inode(&file));
+    start(&f, "c1");
+    // The counter is not PID 1 there: the holder's shell is.
+    let old = f.state("c1")["pid"].as_i64().unwrap();
+    let before = ns_pids(old);
+    assert!(
+        before.len() == 2 && before[1] > 1,
+        "NSpid of the counter: {before:?}"
+    );
+    let image = dump(&f, "c1", "image", &[]);
+    assert!(holder.path().exists(), "the holder survived the dump");
+    // Its zombie is reaped by the namespace's init, freeing its PID there.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Path::new(&format!("/proc/{old}")).exists() {
+        assert!(Instant::now() < deadline, "{old} was never reaped");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let frozen = counts(&f);
+    restore(&f, &image, "c1", &[]);
+    // The restored process is in the joined namespace again (CRIU got it
+    // through inherit_fd as extRootPidNS), under the same PID there, seen
+    // through exec and from the host.
+    let inside = f.ok(&["exec", "c1", "readlink", "/proc/self/ns/pid"]);
+    assert_eq!(inside.trim(), want);
+    let pid = f.state("c1")["pid"].as_i64().unwrap();
+    let host = std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
+    assert_eq!(host.to_string_lossy(), want);
+    let after = ns_pids(pid);
+    assert_eq!(after.get(1), before.get(1), "{before:?} -> {after:?}");
+    counter::assert_continues(&count_file(&f), &frozen, 2);
+    stop_and_delete(&f, "c1");
+    drop(holder);
+    f.assert_clean();
+}
+
+/// A hook on the host appending its kind to `<dir>/order` and saving the
+/// state it got on stdin as `<dir>/<kind>.json`.
+fn marker_hook(dir: &Path, kind: &str) -> serde_json::Value {
+    let d = dir.display();
+    json!({"path": "/bin/sh", "args": ["sh", "-c",
+        format!("cat > {d}/{kind}.json; echo {kind} >> {d}/order")]})
+}
+
+#[test]
+fn restore_runs_prestart_and_create_runtime_hooks_with_the_restored_pid() {
+    if !need_criu("restore_runs_prestart_and_create_runtime_hooks_with_the_restored_pid") {
+        return;
+    }
+    let f = counter("cr-hooks");
+    let log = f.dir.path().join("hooks");
+    std::fs::create_dir(&log).unwrap();
+    f.edit(|c| {
+        c["hooks"] = json!({
+            "prestart": [marker_hook(&log, "prestart")],
+            "createRuntime": [marker_hook(&log, "createRuntime")],
+            "poststart": [marker_hook(&log, "poststart")],
+            "poststop": [marker_hook(&log, "poststop")],
+        })
+    });
+    let order = || std::fs::read_to_string(log.join("order")).unwrap_or_default();
+    start(&f, "c1");
+    assert_eq!(order(), "prestart\ncreateRuntime\npoststart\n");
+    let image = dump(&f, "c1", "image", &[]);
+    // The dump released the container as `delete` does: poststop ran.
+    assert_eq!(order(), "prestart\ncreateRuntime\npoststart\npoststop\n");
+    for e in std::fs::read_dir(&log).unwrap() {
+        std::fs::remove_file(e.unwrap().path()).unwrap();
+    }
+
+    restore(&f, &image, "c1", &[]);
+    // runc's points: prestart then createRuntime at CRIU's
+    // `setup-namespaces`, with the restored process's PID; no poststart.
+    assert_eq!(order(), "prestart\ncreateRuntime\n");
+    let pid = f.state("c1")["pid"].as_i64().unwrap();
+    for kind in ["prestart", "createRuntime"] {
+        let text = std::fs::read_to_string(log.join(format!("{kind}.json"))).unwrap();
+        let st: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(st["id"], "c1", "{kind}: {st}");
+        assert_eq!(st["pid"].as_i64(), Some(pid), "{kind}: {st}");
+        assert_eq!(st["status"], "creating", "{kind}: {st}");
+        assert_eq!(st["bundle"], bundle(&f), "{kind}: {st}");
+    }
+    let frozen = counts(&f);
+    counter::assert_continues(&count_file(&f), &frozen, 2);
+    stop_and_delete(&f, "c1");
+
+    // A failing createRuntime hook fails the restore, which leaves nothing.
+    f.edit(|c| {
+        c["hooks"]["createRuntime"] = json!([{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}])
+    });
+    let err = f.fails(&strs(&restore_args(&f, &image, "c1", &[])));
+    assert!(err.contains("createRuntime"), "{err}");
+    assert_gone(&f, "c1");
+    assert!(processes_rooted_in(&f.rootfs()).is_empty());
     f.assert_clean();
 }
 
@@ -1016,7 +1176,76 @@ struct Ctrd {
     ns: String,
 }
 
+const CTR_IMAGE: &str = "docker.io/library/busybox:berth";
+
 impl Ctrd {
+    /// A private containerd with the busybox image imported, in a
+    /// namespace named after `tag` (containerd's cgroups are
+    /// `/<namespace>/<id>`: tests running at once need their own);
+    /// `None` (or a failure in the VM) without containerd.
+    fn start(tag: &str) -> Option<Self> {
+        if !callers::have("containerd") {
+            assert!(
+                std::env::var_os("BERTH_CRIU_REQUIRED").is_none(),
+                "containerd is required here"
+            );
+            return None;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("berth-cr-ctrd-")
+            .tempdir()
+            .unwrap();
+        let daemon = callers::Containerd::start(dir.path(), "", false);
+        let w = Ctrd {
+            dir,
+            daemon: Some(daemon),
+            ns: format!("berth-cr-{tag}-{}", std::process::id()),
+        };
+        let image = callers::busybox_image(w.dir.path(), CTR_IMAGE, &["sh"]);
+        callers::ok(w.ctr().args(["images", "import"]).arg(&image));
+        Some(w)
+    }
+
+    /// `ctr run -d` of task c1, the counter on a bind-mounted host
+    /// directory, with `runc` as the shim's runtime binary; returns the
+    /// counter's file once it holds three counts.
+    fn run_counter(&self, runc: &Path) -> PathBuf {
+        let data = self.dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let count = data.join("count");
+        callers::ok(
+            self.ctr()
+                .args(["run", "-d", "--null-io", "--runc-binary"])
+                .arg(runc)
+                .arg("--runc-root")
+                .arg(self.root())
+                .arg("--mount")
+                .arg(format!(
+                    "type=bind,src={},dst=/data,options=rbind:rw",
+                    data.display()
+                ))
+                .args([CTR_IMAGE, "c1", "sh", "-c", &counter::script("/data/count")]),
+        );
+        callers::wait_for("3 counts", || counter::lines(&count).len() >= 3);
+        count
+    }
+
+    /// Kills task c1 and deletes it and its container.
+    fn kill_and_delete(&self) {
+        let _ = callers::run(self.ctr().args(["task", "kill", "-s", "SIGKILL", "c1"]));
+        callers::wait_for("c1 to stop", || {
+            !callers::ok(self.ctr().args(["task", "ls"])).contains("RUNNING")
+        });
+        callers::ok(self.ctr().args(["task", "delete", "c1"]));
+        callers::ok(self.ctr().args(["containers", "delete", "c1"]));
+    }
+
+    /// Asserts berth's state root for this namespace is empty.
+    fn assert_no_state(&self) {
+        let left = common::state_left(&self.root().join(&self.ns));
+        assert!(left.is_empty(), "berth state left behind: {left:?}");
+    }
+
     fn ctr(&self) -> std::process::Command {
         self.daemon.as_ref().unwrap().ctr(&self.ns)
     }
@@ -1045,53 +1274,12 @@ impl Drop for Ctrd {
 
 #[test]
 fn containerd_checkpoints_and_restores_a_task_on_berth() {
-    const IMAGE: &str = "docker.io/library/busybox:berth";
     if !need_criu("containerd_checkpoints_and_restores_a_task_on_berth") {
         return;
     }
-    if !callers::have("containerd") {
-        assert!(
-            std::env::var_os("BERTH_CRIU_REQUIRED").is_none(),
-            "containerd is required here"
-        );
-        return;
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("berth-cr-ctrd-")
-        .tempdir()
-        .unwrap();
-    let daemon = callers::Containerd::start(dir.path(), "", false);
-    let w = Ctrd {
-        dir,
-        daemon: Some(daemon),
-        ns: format!("berth-cr-{}", std::process::id()),
-    };
-    let image = callers::busybox_image(w.dir.path(), IMAGE, &["sh"]);
-    callers::ok(w.ctr().args(["images", "import"]).arg(&image));
-    let data = w.dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    let count = data.join("count");
-    let lines = || -> Vec<u64> {
-        std::fs::read_to_string(&count)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect()
-    };
-    callers::ok(
-        w.ctr()
-            .args(["run", "-d", "--null-io", "--runc-binary"])
-            .arg(common::berth_bin())
-            .arg("--runc-root")
-            .arg(w.root())
-            .arg("--mount")
-            .arg(format!(
-                "type=bind,src={},dst=/data,options=rbind:rw",
-                data.display()
-            ))
-            .args([IMAGE, "c1", "sh", "-c", COUNTER]),
-    );
-    callers::wait_for("3 counts", || lines().len() >= 3);
+    let Some(w) = Ctrd::start("ctr") else { return };
+    let count = w.run_counter(&common::berth_bin());
+    let lines = || counter::lines(&count);
     // Debian 12's ctr 1.6 has no `run --checkpoint`: a checkpoint image of
     // the container and its task (containerd pauses the task, the shim runs
     // `berth checkpoint --leave-running --image-path --work-path`), then a
@@ -1106,12 +1294,7 @@ fn containerd_checkpoints_and_restores_a_task_on_berth() {
     ]));
     let after_dump = lines().len();
     callers::wait_for("the count to go on", || lines().len() >= after_dump + 2);
-    let _ = callers::run(w.ctr().args(["task", "kill", "-s", "SIGKILL", "c1"]));
-    callers::wait_for("c1 to stop", || {
-        !callers::ok(w.ctr().args(["task", "ls"])).contains("RUNNING")
-    });
-    callers::ok(w.ctr().args(["task", "delete", "c1"]));
-    callers::ok(w.ctr().args(["containers", "delete", "c1"]));
+    w.kill_and_delete();
     let before = lines();
     callers::ok(
         w.ctr()
@@ -1119,29 +1302,115 @@ fn containerd_checkpoints_and_restores_a_task_on_berth() {
     );
     callers::wait_for("the restored count", || lines().len() >= before.len() + 2);
     let after = lines();
-    let resumed = &after[before.len()..];
+    let first = counter::assert_resumed(&after, before.len());
     assert!(
-        resumed[0] as usize > before_dump && resumed[0] as usize <= after_dump + 1,
-        "resumed at {}, checkpoint between {before_dump} and {after_dump}",
-        resumed[0]
+        first as usize > before_dump && first as usize <= after_dump + 1,
+        "resumed at {first}, checkpoint between {before_dump} and {after_dump}"
     );
-    assert!(resumed.windows(2).all(|x| x[1] == x[0] + 1), "{resumed:?}");
-    let _ = callers::run(w.ctr().args(["task", "kill", "-s", "SIGKILL", "c1"]));
+    w.kill_and_delete();
+    w.assert_no_state();
+}
+
+#[test]
+fn ctr_task_checkpoint_pauses_dumps_and_resumes_through_berth() {
+    if !need_criu("ctr_task_checkpoint_pauses_dumps_and_resumes_through_berth") {
+        return;
+    }
+    let Some(w) = Ctrd::start("task") else { return };
+    // berth behind a wrapper that logs each call the shim makes.
+    let calls = w.dir.path().join("calls");
+    let wrapper = w.dir.path().join("berth-logged");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {}\nexec {} \"$@\"\n",
+            calls.display(),
+            common::berth_bin().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+    )
+    .unwrap();
+    let count = w.run_counter(&wrapper);
+    let lines = || counter::lines(&count);
+    let calls_since = |from: usize| -> Vec<String> {
+        std::fs::read_to_string(&calls)
+            .unwrap_or_default()
+            .lines()
+            .skip(from)
+            .map(String::from)
+            .collect()
+    };
+    let seen = calls_since(0).len();
+
+    // `ctr task checkpoint --image-path`: containerd pauses the task, the
+    // shim runs `berth checkpoint --leave-running`, and resumes it.
+    let image = w.dir.path().join("image");
+    let work = w.dir.path().join("work");
+    callers::ok(
+        w.ctr()
+            .args(["task", "checkpoint", "--image-path"])
+            .arg(&image)
+            .arg("--work-path")
+            .arg(&work)
+            .arg("c1"),
+    );
+    let made = calls_since(seen);
+    let find = |calls: &[String], cmd: &str| {
+        calls
+            .iter()
+            .position(|c| c.split_whitespace().any(|w| w == cmd))
+    };
+    let (pause, dump, resume) = (
+        find(&made, "pause"),
+        find(&made, "checkpoint"),
+        find(&made, "resume"),
+    );
+    assert!(
+        matches!((pause, dump, resume), (Some(p), Some(d), Some(r)) if p < d && d < r),
+        "pause, checkpoint, resume expected in: {made:#?}"
+    );
+    let dump_call = &made[dump.unwrap()];
+    assert!(
+        dump_call.contains("--leave-running") && dump_call.contains(&image.display().to_string()),
+        "{dump_call}"
+    );
+    assert!(image.join("inventory.img").is_file());
+    assert!(image.join("descriptors.json").is_file());
+    let log = std::fs::read_to_string(work.join("dump.log")).unwrap();
+    assert!(log.contains("Dumping finished successfully"), "{log}");
+    // The task runs on.
+    assert!(callers::ok(w.ctr().args(["task", "ls"])).contains("RUNNING"));
+    let n = lines().len();
+    callers::wait_for("the count to go on", || lines().len() >= n + 2);
+
+    // With --exit the shim's checkpoint has no --leave-running: the task
+    // is gone and the count stands still.
+    let seen = calls_since(0).len();
+    let image2 = w.dir.path().join("image2");
+    callers::ok(
+        w.ctr()
+            .args(["task", "checkpoint", "--exit", "--image-path"])
+            .arg(&image2)
+            .arg("c1"),
+    );
+    let made = calls_since(seen);
+    let dump_call = made
+        .iter()
+        .find(|c| c.split_whitespace().any(|w| w == "checkpoint"))
+        .unwrap_or_else(|| panic!("no checkpoint in {made:#?}"));
+    assert!(!dump_call.contains("--leave-running"), "{dump_call}");
+    assert!(image2.join("inventory.img").is_file());
     callers::wait_for("c1 to stop", || {
         !callers::ok(w.ctr().args(["task", "ls"])).contains("RUNNING")
     });
-    callers::ok(w.ctr().args(["task", "delete", "c1"]));
+    counter::assert_frozen(&count);
+    let _ = callers::run(w.ctr().args(["task", "delete", "c1"]));
     callers::ok(w.ctr().args(["containers", "delete", "c1"]));
-    let root = w.root().join(&w.ns);
-    let left: Vec<_> = std::fs::read_dir(&root)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name())
-                .filter(|n| n != "seccomp~cache")
-                .collect()
-        })
-        .unwrap_or_default();
-    assert!(left.is_empty(), "berth state left behind: {left:?}");
+    w.assert_no_state();
 }
 
 // ---- the CRIU flags runc has: --empty-ns, --page-server, --lazy-pages

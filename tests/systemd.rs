@@ -826,30 +826,6 @@ fn containerd_cri_with_systemd_cgroup() {
     }
 }
 
-/// The lines of the counter the checkpoint test's container writes.
-fn count_lines(f: &Fixture) -> Vec<u64> {
-    std::fs::read_to_string(f.rootfs().join("count"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect()
-}
-
-fn wait_count(f: &Fixture, n: usize) -> Vec<u64> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let c = count_lines(f);
-        if c.len() >= n {
-            return c;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the counter never reached {n} lines: {c:?}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
 #[test]
 #[ignore = "needs systemd as PID 1 and a working CRIU: the systemd VM runs it"]
 fn checkpoint_and_restore_into_a_transient_scope() {
@@ -860,30 +836,20 @@ fn checkpoint_and_restore_into_a_transient_scope() {
     let f = fixture(
         "cr",
         &format!(":berth:{n}"),
-        &[
-            "sh",
-            "-c",
-            "exec </dev/null >/dev/null 2>&1; i=0; \
-             while true; do i=$((i+1)); echo $i >> /count; sleep 0.2; done",
-        ],
+        &["sh", "-c", &common::counter::script("/count")],
     );
+    let count = f.rootfs().join("count");
     f.edit(|c| c["root"]["readonly"] = json!(false));
     let b = f.bundle.to_string_lossy().to_string();
     sd(&f, &["run", "-d", "--bundle", &b, "c1"]);
     assert_eq!(show(&unit, "ActiveState"), "active");
-    wait_count(&f, 3);
+    common::counter::wait_lines(&count, 3);
     let image = f.dir.path().join("image");
     let img = image.to_string_lossy().to_string();
     sd(&f, &["checkpoint", "--image-path", &img, "c1"]);
     // The container and its scope are gone; the count stands still.
     assert_gone(&f, &unit, &cg);
-    let frozen = count_lines(&f);
-    std::thread::sleep(std::time::Duration::from_secs(1));
-    assert_eq!(
-        count_lines(&f),
-        frozen,
-        "the count moved after the checkpoint"
-    );
+    let frozen = common::counter::assert_frozen(&count);
 
     sd(
         &f,
@@ -903,9 +869,7 @@ fn checkpoint_and_restore_into_a_transient_scope() {
             d.display()
         );
     }
-    let after = wait_count(&f, frozen.len() + 3);
-    let want: Vec<u64> = (1..=after.len() as u64).collect();
-    assert_eq!(after, want, "frozen at {frozen:?}");
+    common::counter::assert_continues(&count, &frozen, 3);
     sd(&f, &["kill", "c1", "KILL"]);
     f.wait_status("c1", "stopped");
     sd(&f, &["delete", "c1"]);

@@ -37,6 +37,12 @@ pub const LSM_VERSION: i64 = 31600;
 /// The key CRIU's image names an external network namespace by (runc's).
 pub const EXT_NET_KEY: &str = "extRootNetNS";
 
+/// Since 3.15 CRIU takes an external PID namespace (runc's minimum too).
+pub const EXT_PID_VERSION: i64 = 31500;
+
+/// The key CRIU's image names an external PID namespace by (runc's).
+pub const EXT_PID_KEY: &str = "extRootPidNS";
+
 /// Failures talking to CRIU or reading a checkpoint image.
 #[derive(Debug, thiserror::Error)]
 pub enum CriuError {

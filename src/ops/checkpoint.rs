@@ -240,7 +240,7 @@ pub fn checkpoint(rt: &Runtime, id: &str, opts: &CheckpointOptions) -> Result<()
                 m
             },
             freeze_cgroup: freeze_cgroup(&state, version.number()),
-            external: external_netns(&config, pid, version.number())?,
+            external: external_namespaces(&config, pid, version.number())?,
             empty_ns: opts.criu.empty_ns_mask(),
             ps: opts.page_server.clone(),
             lazy_pages: opts.criu.lazy_pages,
@@ -300,53 +300,92 @@ pub(super) fn refuse_unsupported(config: &Config) -> Result<()> {
                 .into(),
         ));
     }
-    // A network namespace joined by path is declared to CRIU as external
-    // (as runc does); the others are not.
+    // A network or PID namespace joined by path is declared to CRIU as
+    // external (as runc does); the others are not (runc hands them to
+    // CRIU's `join_ns` on restore, which berth does not).
     if let Some((i, n)) = config
         .namespaces
         .iter()
         .enumerate()
-        .find(|(_, n)| n.path.is_some() && n.kind != NsKind::Net)
+        .find(|(_, n)| n.path.is_some() && ExternalNs::of(n.kind).is_none())
     {
         return Err(OpsError::Invalid(format!(
             "linux.namespaces[{i}]: checkpoint/restore of a container joining a {} namespace \
-             by path is not supported by berth (only a network namespace is)",
+             by path is not supported by berth (only a network or PID namespace is)",
             n.kind.spec_name()
         )));
     }
     Ok(())
 }
 
-/// The network namespace joined by path, for the dump: CRIU leaves it out
-/// of the image and names it `extRootNetNS` (`net[<inode>]:<key>`, the
-/// inode of the namespace the init is in). Restore hands the namespace
-/// back under that key.
-fn external_netns(config: &Config, pid: i32, version: i64) -> Result<Vec<String>> {
-    if config
-        .namespace(NsKind::Net)
-        .is_none_or(|n| n.path.is_none())
-    {
-        return Ok(Vec::new());
-    }
-    need_ext_net(version)?;
-    let p = format!("/proc/{pid}/ns/net");
-    let meta = std::fs::metadata(&p).map_err(OpsError::io(format!("stat {p}")))?;
-    Ok(vec![format!(
-        "net[{}]:{}",
-        std::os::unix::fs::MetadataExt::ino(&meta),
-        criu::EXT_NET_KEY
-    )])
+/// A namespace kind CRIU leaves out of the image when the container
+/// joins it by path (runc's two): named `<kind>[<inode>]:<key>` on dump,
+/// handed back on restore as `inherit_fd` under `key`.
+pub(super) struct ExternalNs {
+    pub kind: NsKind,
+    pub key: &'static str,
+    /// The oldest CRIU that takes it (`major*10000 + minor*100`).
+    pub version: i64,
 }
 
-/// CRIU takes an external network namespace since 3.11.
-pub(super) fn need_ext_net(version: i64) -> Result<()> {
-    if version < criu::EXT_NET_VERSION {
-        return Err(OpsError::Invalid(format!(
-            "checkpoint/restore of a container joining a network namespace by path needs \
-             CRIU 3.11 or newer (found {version})"
-        )));
+impl ExternalNs {
+    const ALL: [Self; 2] = [
+        Self {
+            kind: NsKind::Net,
+            key: criu::EXT_NET_KEY,
+            version: criu::EXT_NET_VERSION,
+        },
+        Self {
+            kind: NsKind::Pid,
+            key: criu::EXT_PID_KEY,
+            version: criu::EXT_PID_VERSION,
+        },
+    ];
+
+    fn of(kind: NsKind) -> Option<&'static Self> {
+        Self::ALL.iter().find(|e| e.kind == kind)
     }
-    Ok(())
+
+    /// The external namespaces `config` joins, with their paths; refused
+    /// when CRIU is too old for one.
+    pub(super) fn joined(config: &Config, version: i64) -> Result<Vec<(&'static Self, &Path)>> {
+        let mut out = Vec::new();
+        for e in &Self::ALL {
+            let Some(path) = config.namespace(e.kind).and_then(|n| n.path.as_deref()) else {
+                continue;
+            };
+            if version < e.version {
+                return Err(OpsError::Invalid(format!(
+                    "checkpoint/restore of a container joining a {} namespace by path needs \
+                     CRIU {}.{} or newer (found {version})",
+                    e.kind.spec_name(),
+                    e.version / 10000,
+                    e.version / 100 % 100
+                )));
+            }
+            out.push((e, path));
+        }
+        Ok(out)
+    }
+}
+
+/// The namespaces joined by path, for the dump: CRIU leaves them out of
+/// the image, naming each `<kind>[<inode>]:<key>` (the inode of the
+/// namespace the init is in). Restore hands them back under those keys.
+fn external_namespaces(config: &Config, pid: i32, version: i64) -> Result<Vec<String>> {
+    ExternalNs::joined(config, version)?
+        .into_iter()
+        .map(|(e, _)| {
+            let name = e.kind.proc_name();
+            let p = format!("/proc/{pid}/ns/{name}");
+            let meta = std::fs::metadata(&p).map_err(OpsError::io(format!("stat {p}")))?;
+            Ok(format!(
+                "{name}[{}]:{}",
+                std::os::unix::fs::MetadataExt::ino(&meta),
+                e.key
+            ))
+        })
+        .collect()
 }
 
 /// External mounts for the dump, as runc declares them: every bind mount

@@ -16,7 +16,7 @@ use crate::cgroups::Manager;
 use crate::criu::{self, CriuError, Notify, Opts, Req, ReqType, Swrk, image};
 use crate::proc::ProcessId;
 use crate::rootpath;
-use crate::spec::{Config, MountKind, NsKind};
+use crate::spec::{Config, MountKind};
 use crate::state::{ContainerDir, SpecState, Status};
 use crate::sys;
 
@@ -90,7 +90,7 @@ pub fn restore(rt: &Runtime, id: &str, opts: &RestoreOptions) -> Result<i32> {
     if opts.criu.lazy_pages {
         super::checkpoint::need_lazy_pages(&criu_bin, "restore")?;
     }
-    let netns = external_netns(config, version.number())?;
+    let external = external_namespaces(config, version.number())?;
     let console = opts
         .console_socket
         .as_deref()
@@ -144,7 +144,7 @@ pub fn restore(rt: &Runtime, id: &str, opts: &RestoreOptions) -> Result<i32> {
                 ));
                 m
             },
-            inherit_fd: inherited(&descriptors, netns.as_ref()),
+            inherit_fd: inherited(&descriptors, &external),
             empty_ns: opts.criu.empty_ns_mask(),
             lazy_pages: opts.criu.lazy_pages,
             lsm_profile: opts.lsm_profile.clone(),
@@ -330,31 +330,41 @@ fn prepare_mountpoints(config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// The network namespace the config joins by path, opened for CRIU to
-/// inherit (no close-on-exec: CRIU takes it as its own descriptor).
-fn external_netns(config: &Config, version: i64) -> Result<Option<OwnedFd>> {
-    let Some(path) = config.namespace(NsKind::Net).and_then(|n| n.path.as_ref()) else {
-        return Ok(None);
-    };
-    super::checkpoint::need_ext_net(version)?;
-    let what = || format!("linux.namespaces: network namespace {}", path.display());
-    let f = std::fs::File::open(path).map_err(OpsError::io(what()))?;
-    let fd = OwnedFd::from(f);
-    nix::fcntl::fcntl(
-        &fd,
-        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-    )
-    .map_err(OpsError::sys(what()))?;
-    Ok(Some(fd))
+/// The network and PID namespaces the config joins by path, opened for
+/// CRIU to inherit (no close-on-exec: CRIU takes each as its own
+/// descriptor), with the keys the dump named them by.
+fn external_namespaces(config: &Config, version: i64) -> Result<Vec<(&'static str, OwnedFd)>> {
+    super::checkpoint::ExternalNs::joined(config, version)?
+        .into_iter()
+        .map(|(e, path)| {
+            let what = || {
+                format!(
+                    "linux.namespaces: {} namespace {}",
+                    e.kind.spec_name(),
+                    path.display()
+                )
+            };
+            let f = std::fs::File::open(path).map_err(OpsError::io(what()))?;
+            let fd = OwnedFd::from(f);
+            nix::fcntl::fcntl(
+                &fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+            )
+            .map_err(OpsError::sys(what()))?;
+            Ok((e.key, fd))
+        })
+        .collect()
 }
 
 /// `inherit_fd`: the stdio pipes of `descriptors.json` (berth's fds 0-2),
-/// and the external network namespace under the key the dump gave it.
-fn inherited(descriptors: &[String], netns: Option<&OwnedFd>) -> Vec<(String, i32)> {
+/// and the external namespaces under the keys the dump gave them.
+fn inherited(descriptors: &[String], external: &[(&str, OwnedFd)]) -> Vec<(String, i32)> {
     let mut out = image::inherit_pipes(descriptors);
-    if let Some(fd) = netns {
-        out.push((criu::EXT_NET_KEY.into(), fd.as_raw_fd()));
-    }
+    out.extend(
+        external
+            .iter()
+            .map(|(key, fd)| ((*key).to_string(), fd.as_raw_fd())),
+    );
     out
 }
 

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
+pub mod counter;
 pub mod rootless;
 
 /// The berth binary under test.
