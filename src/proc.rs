@@ -45,6 +45,20 @@ pub fn read_small(path: impl AsRef<std::path::Path>) -> std::io::Result<String> 
     String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
+/// The signals this process ignores (`SigIgn` of `/proc/self/status`,
+/// bit `n - 1` for signal `n`), `None` if it cannot be read.
+pub fn ignored_signals() -> Option<u64> {
+    sig_ign_in(&read_small("/proc/self/status").ok()?)
+}
+
+/// Parses the `SigIgn` line of a status file (pure, for tests).
+pub fn sig_ign_in(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+}
+
 /// Reads the stat of a live or zombie process.
 pub fn stat(pid: i32) -> Option<Stat> {
     let content = read_small(format!("/proc/{pid}/stat")).ok()?;
@@ -84,6 +98,13 @@ impl ProcessId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_sig_ign() {
+        let st = "Name:\tberth\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000001001\nSigCgt:\t0\n";
+        assert_eq!(sig_ign_in(st), Some(0x1001));
+        assert_eq!(sig_ign_in("Name:\tx\n"), None);
+    }
 
     #[test]
     fn parses_stat_with_odd_command_names() {

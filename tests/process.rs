@@ -181,3 +181,41 @@ fn preserved_descriptors_reach_the_container_and_others_do_not() {
     assert_eq!(got, "0 1 2 3 4 through fd 3", "{got}");
     f.assert_clean();
 }
+
+/// Signals berth's caller ignored start at their default in the container
+/// (the init resets the ignored ones: `SigIgn` from berth's own status).
+/// HUP, INT, USR1, TERM (trapped below) and PIPE (ignored by Rust's
+/// runtime), as `SigIgn` bits (signal n is bit n - 1). glibc's reserved
+/// real-time signals 32 and 33 are left out: `signal(2)` refuses them.
+const TRAPPED: u64 = 1 << 0 | 1 << 1 | 1 << 9 | 1 << 12 | 1 << 14;
+
+fn ignored(out: &str) -> u64 {
+    u64::from_str_radix(status_field(out, "SigIgn"), 16).expect("hex mask")
+}
+
+#[test]
+fn signals_the_caller_ignored_are_default_in_the_container() {
+    // grep itself, not through busybox's sh (which ignores SIGQUIT).
+    let f = Fixture::new("proc-sigign", &["grep", "SigIgn", "/proc/self/status"]);
+    // `trap ''` sets SIG_IGN, which berth inherits across the shell's exec.
+    let wrapped = |args: &[&str]| {
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg("trap '' HUP INT USR1 TERM; exec \"$0\" \"$@\"")
+            .arg(common::berth_bin())
+            .arg("--root")
+            .arg(&f.root)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("sh");
+        assert!(out.status.success(), "berth {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let b = f.bundle.to_string_lossy().to_string();
+    let out = wrapped(&["run", "--bundle", &b, "sig1"]);
+    assert_eq!(ignored(&out) & TRAPPED, 0, "{out}");
+    let _ = f.berth(&["delete", "-f", "sig1"]);
+
+    f.assert_clean();
+}

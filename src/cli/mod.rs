@@ -84,41 +84,110 @@ pub enum Rootless {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a container, waiting for `start`.
-    Create(create::Args),
+    Create(Lazy<create::Args>),
     /// Start a created container.
-    Start(start::Args),
+    Start(Lazy<start::Args>),
     /// Create and start a container.
-    Run(run::Args),
+    Run(Lazy<run::Args>),
     /// Print a container's state.
-    State(state::Args),
+    State(Lazy<state::Args>),
     /// Run a process in a container.
-    Exec(exec::Args),
+    Exec(Lazy<exec::Args>),
     /// Send a signal to a container.
-    Kill(kill::Args),
+    Kill(Lazy<kill::Args>),
     /// Delete a container.
-    Delete(delete::Args),
+    Delete(Lazy<delete::Args>),
     /// List containers.
-    List(list::Args),
+    List(Lazy<list::Args>),
     /// Write a default config.json.
-    Spec(spec::Args),
+    Spec(Lazy<spec::Args>),
     /// Print the features this berth implements.
-    Features(features::Args),
+    Features(Lazy<features::Args>),
     /// Change the resource limits of a container.
-    Update(Box<update::Args>),
+    Update(Lazy<Box<update::Args>>),
     /// Freeze every process of a container.
-    Pause(pause::Args),
+    Pause(Lazy<pause::Args>),
     /// Thaw a paused container.
-    Resume(resume::Args),
+    Resume(Lazy<resume::Args>),
     /// Print a container's resource statistics and OOM events.
-    Events(events::Args),
+    Events(Lazy<events::Args>),
     /// List the processes of a container.
-    Ps(ps::Args),
+    Ps(Lazy<ps::Args>),
     /// Print a shell completion script (bash, zsh or fish).
-    Completion(completion::Args),
+    Completion(Lazy<completion::Args>),
     /// Checkpoint a running container with CRIU.
-    Checkpoint(checkpoint::Args),
+    Checkpoint(Lazy<checkpoint::Args>),
     /// Restore a container from a CRIU checkpoint.
-    Restore(restore::Args),
+    Restore(Lazy<restore::Args>),
+}
+
+/// A command's arguments, added to clap's tree only when that command is
+/// the one parsed (`Command::defer`). Building the flags of every command
+/// costs about 200 KiB of heap at each start, most of the peak resident
+/// set of a short command such as `exec` or `state`; `--help`, the man
+/// pages and the completions build the whole tree as before.
+#[derive(Debug)]
+pub struct Lazy<T>(pub T);
+
+impl<T> std::ops::Deref for Lazy<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: clap::FromArgMatches> clap::FromArgMatches for Lazy<T> {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(m).map(Lazy)
+    }
+    fn from_arg_matches_mut(m: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(m).map(Lazy)
+    }
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(m)
+    }
+    fn update_from_arg_matches_mut(&mut self, m: &mut clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(m)
+    }
+}
+
+impl<T: clap::Args> clap::Args for Lazy<T> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.defer(augment::<T>)
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        cmd.defer(augment_for_update::<T>)
+    }
+    fn group_id() -> Option<clap::Id> {
+        T::group_id()
+    }
+}
+
+/// `T`'s flags, run when clap builds the command. The command's own help
+/// text (the variant's doc, set before this runs) stays.
+fn augment<T: clap::Args>(cmd: clap::Command) -> clap::Command {
+    let (about, long) = (cmd.get_about().cloned(), cmd.get_long_about().cloned());
+    keep_about(T::augment_args(cmd), about, long)
+}
+
+fn augment_for_update<T: clap::Args>(cmd: clap::Command) -> clap::Command {
+    let (about, long) = (cmd.get_about().cloned(), cmd.get_long_about().cloned());
+    keep_about(T::augment_args_for_update(cmd), about, long)
+}
+
+fn keep_about(
+    cmd: clap::Command,
+    about: Option<clap::builder::StyledStr>,
+    long: Option<clap::builder::StyledStr>,
+) -> clap::Command {
+    let cmd = match about {
+        Some(a) => cmd.about(a),
+        None => cmd.about(None),
+    };
+    match long {
+        Some(l) => cmd.long_about(l),
+        None => cmd.long_about(None),
+    }
 }
 
 /// The version text of `berth --version`.
@@ -229,24 +298,24 @@ fn dispatch(g: &GlobalOpts, command: Command) -> anyhow::Result<i32> {
     let mut rt = Runtime::new(&root.path, g.systemd_cgroup);
     rt.rootless = rootless;
     match command {
-        Command::Create(a) => create::run(&rt, a),
-        Command::Start(a) => start::run(&rt, a),
-        Command::Run(a) => run::run(&rt, a),
-        Command::State(a) => state::run(&rt, a),
-        Command::Exec(a) => exec::run(&rt, a),
-        Command::Kill(a) => kill::run(&rt, a),
-        Command::Delete(a) => delete::run(&rt, a),
-        Command::List(a) => list::run(&rt, a),
-        Command::Spec(a) => spec::run(a),
-        Command::Features(a) => features::run(&rt, a),
-        Command::Update(a) => update::run(&rt, *a),
-        Command::Pause(a) => pause::run(&rt, a),
-        Command::Resume(a) => resume::run(&rt, a),
-        Command::Events(a) => events::run(&rt, a),
-        Command::Ps(a) => ps::run(&rt, a),
-        Command::Completion(a) => completion::run(a),
-        Command::Checkpoint(a) => checkpoint::run(&rt, a),
-        Command::Restore(a) => restore::run(&rt, a),
+        Command::Create(a) => create::run(&rt, a.0),
+        Command::Start(a) => start::run(&rt, a.0),
+        Command::Run(a) => run::run(&rt, a.0),
+        Command::State(a) => state::run(&rt, a.0),
+        Command::Exec(a) => exec::run(&rt, a.0),
+        Command::Kill(a) => kill::run(&rt, a.0),
+        Command::Delete(a) => delete::run(&rt, a.0),
+        Command::List(a) => list::run(&rt, a.0),
+        Command::Spec(a) => spec::run(a.0),
+        Command::Features(a) => features::run(&rt, a.0),
+        Command::Update(a) => update::run(&rt, *a.0),
+        Command::Pause(a) => pause::run(&rt, a.0),
+        Command::Resume(a) => resume::run(&rt, a.0),
+        Command::Events(a) => events::run(&rt, a.0),
+        Command::Ps(a) => ps::run(&rt, a.0),
+        Command::Completion(a) => completion::run(a.0),
+        Command::Checkpoint(a) => checkpoint::run(&rt, a.0),
+        Command::Restore(a) => restore::run(&rt, a.0),
     }
 }
 

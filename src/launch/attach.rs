@@ -203,6 +203,10 @@ fn enter_for_child(
 
 /// Starts the process and drives it until it is `Ready` for `Start`.
 pub fn spawn(req: &ExecRequest<'_>) -> Result<Spawned, LaunchError> {
+    // Read on the host, before any setns: the child resets only these.
+    if let Some(mask) = crate::proc::ignored_signals() {
+        crate::sys::process::note_ignored_signals(mask);
+    }
     let mut differs = [false; NsKind::ALL.len()];
     for (i, kind) in NsKind::ALL.iter().enumerate() {
         differs[i] = ns_differs(req.init, *kind)?;

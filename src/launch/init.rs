@@ -236,11 +236,11 @@ fn setup(ctx: &InitCtx<'_>) -> Result<std::convert::Infallible, InitError> {
     // needed. `run`'s `Start` follows `Committed` at once: releasing there
     // only costs the zap and the faults back in (about 5% of a `run`'s
     // CPU time in a profile), and the program's `execve` frees it all.
-    if matches!(ctx.req.gate, Gate::Fifo(_)) {
+    let release = matches!(ctx.req.gate, Gate::Fifo(_));
+    if release {
         sys::mem::trim_heap();
-        let _ = sys::mem::release_code();
     }
-    wait_at_gate(ctx)?;
+    wait_at_gate(ctx, release)?;
     ctx.past_gate.set(true);
     // The signal state the program starts with, set before a late filter
     // (which may refuse rt_sigaction) and kept through the hooks.
@@ -383,31 +383,44 @@ fn state_json(ctx: &InitCtx<'_>, status: Status) -> Vec<u8> {
 }
 
 /// Step 7: wait for `start` (the FIFO) or for `run` (the socket).
-fn wait_at_gate(ctx: &InitCtx<'_>) -> Result<(), InitError> {
+fn wait_at_gate(ctx: &InitCtx<'_>, release: bool) -> Result<(), InitError> {
     match (&ctx.req.gate, &ctx.gate) {
-        (Gate::Fifo(_), Some(fifo)) => loop {
-            let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
-            match poll(&mut fds, PollTimeout::NONE) {
-                Err(Errno::EINTR) => continue,
-                Err(e) => return Err(sys_err("wait on exec.fifo")(e)),
-                Ok(_) => {
-                    let mut b = [0u8; 1];
-                    match nix::unistd::read(fifo, &mut b) {
-                        Ok(1) => return Ok(()),
-                        Err(Errno::EAGAIN | Errno::EINTR) => continue,
-                        // A writer came and went without the byte.
-                        Ok(_) => {
-                            return Err(InitError::Msg("exec.fifo closed without a start".into()));
-                        }
-                        Err(e) => return Err(sys_err("read exec.fifo")(e)),
-                    }
-                }
+        (Gate::Fifo(_), Some(fifo)) => {
+            // The code pages go and the wait starts in one function: no
+            // code runs in between to fault its pages back (`sys::mem`).
+            if release {
+                sys::mem::release_code_and_wait(fifo.as_fd())
+                    .map_err(sys_err("wait on exec.fifo"))?;
             }
-        },
+            wait_fifo(fifo)
+        }
         _ => ctx
             .chan
             .expect_from_parent(ToInit::Start)
             .map_err(Into::into),
+    }
+}
+
+/// Reads the byte `start` writes to `exec.fifo`.
+fn wait_fifo(fifo: &OwnedFd) -> Result<(), InitError> {
+    loop {
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(sys_err("wait on exec.fifo")(e)),
+            Ok(_) => {
+                let mut b = [0u8; 1];
+                match nix::unistd::read(fifo, &mut b) {
+                    Ok(1) => return Ok(()),
+                    Err(Errno::EAGAIN | Errno::EINTR) => continue,
+                    // A writer came and went without the byte.
+                    Ok(_) => {
+                        return Err(InitError::Msg("exec.fifo closed without a start".into()));
+                    }
+                    Err(e) => return Err(sys_err("read exec.fifo")(e)),
+                }
+            }
+        }
     }
 }
 

@@ -227,6 +227,10 @@ pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
     let prepared = super::idmap::prepare(config)?;
     let (parent_chan, init_chan) = protocol::pair()?;
     let parent_pid = nix::unistd::getpid();
+    // Read on the host, before any setns: the init resets only these.
+    if let Some(mask) = crate::proc::ignored_signals() {
+        crate::sys::process::note_ignored_signals(mask);
+    }
 
     let ns = enter_for_child(&plan, config)?;
     let clone_phase = Phase::start("clone");

@@ -7,6 +7,8 @@
 //! parsed — dropping the mappings of the read-only segments lowers its
 //! resident set; pages still needed fault back in from the page cache.
 
+use std::os::fd::{AsRawFd, BorrowedFd};
+
 use super::{Result, check};
 
 unsafe extern "C" {
@@ -34,6 +36,96 @@ pub fn release_code() -> Result<()> {
             as libc::c_long,
     )
     .map(drop)
+}
+
+/// [`release_code`], then blocks until `fd` is readable, with nothing in
+/// between: both are raw `syscall(2)`s from this one function, so while
+/// it waits the process holds only the code pages of this function and of
+/// libc's `syscall` (each one 64 KiB fault-around window), not those of
+/// the callers and wrappers a release followed by an ordinary `poll`
+/// faults back in. For the container's init waiting at `exec.fifo`.
+#[inline(never)]
+pub fn release_code_and_wait(fd: BorrowedFd<'_>) -> Result<()> {
+    let start = (&raw const __executable_start) as usize & !0xfff;
+    let end = ((&raw const etext) as usize + 0xfff) & !0xfff;
+    if end > start {
+        // SAFETY: as in `release_code`: only the binary's read-only
+        // file-backed pages, faulted back in unchanged when next used.
+        // A failure only leaves them mapped.
+        unsafe {
+            raw_syscall5(
+                libc::SYS_madvise,
+                start,
+                end - start,
+                libc::MADV_DONTNEED as usize,
+                0,
+                0,
+            );
+        }
+    }
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd, no timeout (null), no signal mask
+        // (null, size 0): ppoll only writes `pfd.revents`.
+        let r = unsafe { raw_syscall5(libc::SYS_ppoll, (&raw mut pfd) as usize, 1, 0, 0, 0) };
+        if r >= 0 {
+            return Ok(());
+        }
+        let e = super::Errno::from_raw(-r as i32);
+        if e != super::Errno::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// A system call made inline, without libc's `syscall` (whose code page
+/// would be one more fault-around window while the init waits). Returns
+/// the kernel's result: negative errno on failure.
+///
+/// # Safety
+/// As for the system call `n` with these arguments.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn raw_syscall5(n: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
+    let ret: isize;
+    // SAFETY: the x86-64 system call convention: number in rax, arguments
+    // in rdi, rsi, rdx, r10, r8; the kernel returns in rax and clobbers
+    // rcx and r11. What the call itself does is the caller's contract.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") n as isize => ret,
+            in("rdi") a,
+            in("rsi") b,
+            in("rdx") c,
+            in("r10") d,
+            in("r8") e,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// Elsewhere, libc's `syscall`, returning negative errno like the kernel.
+///
+/// # Safety
+/// As for the system call `n` with these arguments.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+unsafe fn raw_syscall5(n: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
+    // SAFETY: the caller's contract for the system call `n`.
+    let r = unsafe { libc::syscall(n, a, b, c, d, e) };
+    if r < 0 {
+        -(super::Errno::last_raw() as isize)
+    } else {
+        r as isize
+    }
 }
 
 /// Gives the free parts of the heap back to the kernel (`malloc_trim`).

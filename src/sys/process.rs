@@ -4,6 +4,7 @@
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -54,12 +55,28 @@ pub fn kill_raw(pid: Pid, sig: libc::c_int) -> Result<()> {
     check(unsafe { libc::kill(pid.as_raw(), sig) } as libc::c_long).map(drop)
 }
 
-/// Restores every signal to its default disposition and unblocks them all,
-/// so the container program starts with a clean signal state (Rust's
-/// runtime ignores SIGPIPE, and `exec` keeps ignored signals ignored).
+/// The signals known to be ignored in the process about to be cloned, one
+/// bit per signal (bit `n - 1` for signal `n`); all ones when unknown.
+static IGNORED: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Records, in the parent before a clone, which signals it ignores (the
+/// `SigIgn` mask of its status); the child copies this memory, and
+/// [`reset_signals`] then resets only those (SIGPIPE always: the children
+/// ignore it themselves).
+pub fn note_ignored_signals(mask: u64) {
+    IGNORED.store(mask | 1 << (libc::SIGPIPE - 1), Ordering::Relaxed);
+}
+
+/// Restores every ignored signal to its default disposition and unblocks
+/// them all, so the container program starts with a clean signal state
+/// (Rust's runtime ignores SIGPIPE, and `exec` keeps ignored signals
+/// ignored). Caught signals need nothing: `execve` resets their handlers.
+/// Which are ignored comes from [`note_ignored_signals`]; without it, all
+/// 64 are reset.
 pub fn reset_signals() -> Result<()> {
+    let ignored = IGNORED.load(Ordering::Relaxed);
     for sig in 1..=libc::SIGRTMAX() {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP || ignored & (1 << (sig - 1)) == 0 {
             continue;
         }
         // SAFETY: installs SIG_DFL, which needs no handler memory. Signals
