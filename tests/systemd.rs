@@ -1172,3 +1172,110 @@ fn rootless_podman_with_the_systemd_cgroup_manager() {
     assert!(!PathBuf::from(format!("/sys/fs/cgroup{cg}")).exists());
     p.finish();
 }
+
+/// Why CRIU cannot checkpoint here (as tests/checkpoint.rs asks it:
+/// `criu check`), or `None` when it can.
+fn criu_unusable() -> Option<String> {
+    match Command::new("criu").arg("check").output() {
+        Err(e) => Some(format!("criu: {e} (apt-get install criu)")),
+        Ok(o) if o.status.success() => None,
+        Ok(o) => Some(format!(
+            "`criu check` failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .unwrap_or_default()
+        )),
+    }
+}
+
+/// The cgroup.procs files of `cg` that do not list `pid` (every hierarchy
+/// on hybrid).
+fn dirs_without(cg: &str, pid: &str) -> Vec<String> {
+    all_dirs(cg)
+        .into_iter()
+        .filter(|d| {
+            !std::fs::read_to_string(d.join("cgroup.procs"))
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l == pid)
+        })
+        .map(|d| d.display().to_string())
+        .collect()
+}
+
+#[test]
+#[ignore = "needs systemd as PID 1, podman and a working CRIU: the systemd VM runs it"]
+fn podman_checkpoint_and_restore_with_the_systemd_cgroup_manager() {
+    let test = "podman_checkpoint_and_restore_with_the_systemd_cgroup_manager";
+    if let Some(why) = criu_unusable() {
+        assert!(
+            std::env::var_os("BERTH_CRIU_REQUIRED").is_none(),
+            "{test}: CRIU is required here but {why}"
+        );
+        eprintln!("SKIP {test}: {why}; the systemd VM runs it");
+        return;
+    }
+    let _lock = shared();
+    let p = podman::Podman::with_manager(true);
+    let count = p.rootfs.join("count");
+    let id = callers::ok(&mut p.run_args(
+        &["-d", "--name", "p1"],
+        &["sh", "-c", &common::counter::script("/count")],
+    ))
+    .trim()
+    .to_string();
+    let unit = format!("libpod-{id}.scope");
+    let cg = format!("/machine.slice/{unit}");
+    assert_eq!(show(&unit, "ActiveState"), "active");
+    common::counter::wait_lines(&count, 3);
+
+    callers::ok(p.podman().args(["container", "checkpoint", "p1"]));
+    // The container is exited, its scope and cgroups gone, the count
+    // standing still.
+    let out = callers::ok(
+        p.podman()
+            .args(["ps", "-a", "--format", "{{.Names}} {{.Status}}"]),
+    );
+    assert!(out.contains("p1 Exited"), "{out}");
+    callers::wait_for("the scope to go", || load_state(&unit) == "not-found");
+    for d in all_dirs(&cg) {
+        assert!(
+            !d.exists(),
+            "cgroup left after the checkpoint: {}",
+            d.display()
+        );
+    }
+    let frozen = common::counter::assert_frozen(&count);
+
+    // conmon runs `berth --systemd-cgroup restore`: a new scope of the
+    // same name in machine.slice holds the restored init, which goes on
+    // counting from the checkpoint's value.
+    callers::ok(p.podman().args(["container", "restore", "p1"]));
+    assert_eq!(show(&unit, "ActiveState"), "active");
+    assert_eq!(show(&unit, "Slice"), "machine.slice");
+    let pid = callers::ok(
+        p.podman()
+            .args(["inspect", "--format", "{{.State.Pid}}", "p1"]),
+    )
+    .trim()
+    .to_string();
+    assert!(pid.parse::<u32>().is_ok_and(|n| n > 0), "pid {pid:?}");
+    let state = callers::ok(
+        Command::new(common::berth_bin())
+            .arg("--root")
+            .arg(&p.state)
+            .args(["state", &id]),
+    );
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(state["pid"].to_string(), pid, "berth's state: {state}");
+    assert_eq!(dirs_without(&cg, &pid), Vec::<String>::new(), "pid {pid}");
+    common::counter::assert_continues(&count, &frozen, 3);
+
+    callers::ok(p.podman().args(["rm", "-f", "p1"]));
+    callers::wait_for("the scope to go", || load_state(&unit) == "not-found");
+    for d in all_dirs(&cg) {
+        assert!(!d.exists(), "cgroup left behind: {}", d.display());
+    }
+    p.finish();
+}
