@@ -377,20 +377,20 @@ fn a_bad_bundle_config_is_refused_before_the_image_is_read() {
 // ---- what berth refuses ----
 
 #[test]
-fn a_namespace_other_than_network_joined_by_path_is_refused_by_name() {
+fn a_cgroup_namespace_joined_by_path_is_refused_by_name() {
     let f = Fixture::new("cr-nspath", &["true"]);
     f.edit(|c| {
         let list = c["linux"]["namespaces"].as_array_mut().unwrap();
-        list.retain(|n| n["type"] != "ipc");
-        list.push(json!({"type": "ipc", "path": "/proc/1/ns/ipc"}));
+        list.retain(|n| n["type"] != "cgroup");
+        list.push(json!({"type": "cgroup", "path": "/proc/1/ns/cgroup"}));
     });
     let image = fake_image(&f);
     let err = f.fails(&strs(&restore_args(&f, &image, "c1", &[])));
     assert!(
         err.contains("linux.namespaces[")
             && err.contains(
-                "joining a ipc namespace by path is not supported by berth \
-                 (only a network or PID namespace is)"
+                "joining a cgroup namespace by path is not supported \
+                 (CRIU cannot join one; runc refuses it too)"
             ),
         "{err}"
     );
@@ -1935,5 +1935,96 @@ fn lsm_mount_context_relabels_the_restored_mounts() {
     let want: Vec<u64> = (1..=counted.len() as u64).collect();
     assert_eq!(counted, want, "frozen at {frozen:?}");
     stop_and_delete(&f, "c1");
+    f.assert_clean();
+}
+
+/// A `sleep` in new ipc and uts namespaces of its own (`unshare --ipc
+/// --uts`), with the hostname `berth-cr-uts` set there first; killed by its
+/// PID when dropped.
+struct IpcUtsHolder {
+    child: std::process::Child,
+}
+
+impl IpcUtsHolder {
+    // The child is waited for in Drop.
+    #[allow(clippy::zombie_processes)]
+    fn start() -> Self {
+        let child = std::process::Command::new("unshare")
+            .args(["--ipc", "--uts", "sh", "-c"])
+            .arg("hostname berth-cr-uts && exec sleep 600")
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let me = Self { child };
+        // `exec sleep` comes after the hostname is set.
+        let cmdline = format!("/proc/{}/cmdline", me.child.id());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !std::fs::read(&cmdline)
+            .unwrap_or_default()
+            .starts_with(b"sleep")
+        {
+            assert!(Instant::now() < deadline, "unshare --ipc --uts never slept");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        me
+    }
+
+    fn path(&self, ns: &str) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/ns/{ns}", self.child.id()))
+    }
+}
+
+impl Drop for IpcUtsHolder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn ipc_and_uts_namespaces_joined_by_path_are_joined_again_on_restore() {
+    if !need_criu("ipc_and_uts_namespaces_joined_by_path_are_joined_again_on_restore") {
+        return;
+    }
+    let f = counter("cr-ipcuts");
+    let holder = IpcUtsHolder::start();
+    let (ipc, uts) = (holder.path("ipc"), holder.path("uts"));
+    f.edit(|c| {
+        c.as_object_mut().unwrap().remove("hostname");
+        let list = c["linux"]["namespaces"].as_array_mut().unwrap();
+        list.retain(|n| n["type"] != "ipc" && n["type"] != "uts");
+        list.push(json!({"type": "ipc", "path": ipc}));
+        list.push(json!({"type": "uts", "path": uts}));
+    });
+    let want_ipc = format!("ipc:[{}]", inode(&ipc));
+    let want_uts = format!("uts:[{}]", inode(&uts));
+    assert_ne!(
+        std::fs::read_link("/proc/self/ns/uts")
+            .unwrap()
+            .to_string_lossy(),
+        want_uts,
+        "the holder has a uts namespace of its own"
+    );
+    start(&f, "c1");
+    let image = dump(&f, "c1", "image", &[]);
+    let frozen = counts(&f);
+    restore(&f, &image, "c1", &[]);
+    // CRIU joined the paths (join_ns) instead of making new namespaces:
+    // the same inodes and the holder's hostname, from inside and the host.
+    let inside = |args: &[&str]| f.ok(&[&["exec", "c1"], args].concat()).trim().to_string();
+    assert_eq!(inside(&["readlink", "/proc/self/ns/ipc"]), want_ipc);
+    assert_eq!(inside(&["readlink", "/proc/self/ns/uts"]), want_uts);
+    assert_eq!(
+        inside(&["cat", "/proc/sys/kernel/hostname"]),
+        "berth-cr-uts"
+    );
+    let pid = f.state("c1")["pid"].as_i64().unwrap();
+    for (ns, want) in [("ipc", &want_ipc), ("uts", &want_uts)] {
+        let host = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
+        assert_eq!(&host.to_string_lossy(), want, "{ns} of the restored init");
+    }
+    counter::assert_continues(&count_file(&f), &frozen, 2);
+    stop_and_delete(&f, "c1");
+    drop(holder);
     f.assert_clean();
 }

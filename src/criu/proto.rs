@@ -71,6 +71,9 @@ pub struct Opts {
     /// `empty_ns`: a `CLONE_NEW*` mask of namespaces created without their
     /// properties (berth: only `CLONE_NEWNET`).
     pub empty_ns: Option<u32>,
+    /// `join_ns`: namespaces the restored processes join instead of ones
+    /// CRIU would create (runc's way for a path other than net or pid).
+    pub join_ns: Vec<JoinNs>,
     pub lazy_pages: bool,
     /// `status_fd`: CRIU writes a byte there when its lazy page server is
     /// ready (before CRIU 3.15; later ones send `status-ready` instead).
@@ -80,6 +83,15 @@ pub struct Opts {
     pub lsm_profile: Option<String>,
     /// `lsm_mount_context`: the SELinux `context=` for restored mounts.
     pub lsm_mount_context: Option<String>,
+}
+
+/// `join_namespace`: a namespace CRIU joins on restore (`ns` is the
+/// `/proc/<pid>/ns/` name: `ipc`, `uts`, `mnt`, `time`, `user`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinNs {
+    pub ns: String,
+    pub ns_file: String,
+    pub extra_opt: Option<String>,
 }
 
 /// `criu_page_server_info`: where a page server listens.
@@ -255,6 +267,13 @@ impl Opts {
         }
         if let Some(mask) = self.empty_ns {
             e.uint(38, u64::from(mask));
+        }
+        for j in &self.join_ns {
+            let mut m = Enc::default();
+            m.bytes(1, j.ns.as_bytes());
+            m.bytes(2, j.ns_file.as_bytes());
+            m.string(3, j.extra_opt.as_deref());
+            e.bytes(39, &m.0);
         }
         e.string(44, self.freeze_cgroup.as_deref());
         e.flag(46, self.tcp_skip_in_flight);
@@ -540,6 +559,38 @@ mod tests {
         // criu_opts(images_dir_fd=5, external=[...], inherit_fd=[...])).
         let want = "080212340805da01100a0c657874526f6f744e65744e531007aa021c6e65745b\
                     343032363533323030305d3a657874526f6f744e65744e53";
+        assert_eq!(hex(&req.encode()), want.replace(' ', ""));
+    }
+
+    #[test]
+    fn join_namespace_bytes() {
+        let req = Req {
+            kind: ReqType::Restore,
+            opts: Some(Opts {
+                images_dir_fd: 5,
+                join_ns: vec![
+                    JoinNs {
+                        ns: "ipc".into(),
+                        ns_file: "/run/berth-ns/ipc".into(),
+                        extra_opt: None,
+                    },
+                    JoinNs {
+                        ns: "uts".into(),
+                        ns_file: "/proc/42/ns/uts".into(),
+                        extra_opt: Some("x".into()),
+                    },
+                ],
+                ..Opts::default()
+            }),
+            notify_success: false,
+            features: None,
+        };
+        // python3-protobuf with CRIU 3.17's rpc_pb2: criu_req(type=RESTORE,
+        // opts=criu_opts(images_dir_fd=5, join_ns=[join_namespace(ns="ipc",
+        // ns_file="/run/berth-ns/ipc"), join_namespace(ns="uts",
+        // ns_file="/proc/42/ns/uts", extra_opt="x")])): field 39.
+        let want = "080212390805ba02180a0369706312112f72756e2f62657274682d6e732f697063\
+                    ba02190a03757473120f2f70726f632f34322f6e732f7574731a0178";
         assert_eq!(hex(&req.encode()), want.replace(' ', ""));
     }
 

@@ -301,21 +301,43 @@ pub(super) fn refuse_unsupported(config: &Config) -> Result<()> {
         ));
     }
     // A network or PID namespace joined by path is declared to CRIU as
-    // external (as runc does); the others are not (runc hands them to
-    // CRIU's `join_ns` on restore, which berth does not).
+    // external; ipc, uts, mount and time ones are joined on restore
+    // through CRIU's `join_ns` (both as runc does). CRIU cannot join a
+    // cgroup namespace: runc refuses that path too.
     if let Some((i, n)) = config
         .namespaces
         .iter()
         .enumerate()
-        .find(|(_, n)| n.path.is_some() && ExternalNs::of(n.kind).is_none())
+        .find(|(_, n)| n.path.is_some() && n.kind == NsKind::Cgroup)
     {
         return Err(OpsError::Invalid(format!(
             "linux.namespaces[{i}]: checkpoint/restore of a container joining a {} namespace \
-             by path is not supported by berth (only a network or PID namespace is)",
+             by path is not supported (CRIU cannot join one; runc refuses it too)",
             n.kind.spec_name()
         )));
     }
     Ok(())
+}
+
+/// `join_ns` for restore: every namespace joined by path that is not
+/// external to the image (ipc, uts, mount, time), by its `/proc/<pid>/ns/`
+/// name and the config's path, as runc hands them to CRIU. On dump
+/// nothing is declared for them (runc neither): CRIU dumps their content,
+/// and on restore joins the path instead of creating one.
+pub(super) fn join_namespaces(config: &Config) -> Vec<criu::proto::JoinNs> {
+    config
+        .namespaces
+        .iter()
+        .filter(|n| ExternalNs::of(n.kind).is_none())
+        .filter(|n| !matches!(n.kind, NsKind::Cgroup | NsKind::User))
+        .filter_map(|n| {
+            n.path.as_ref().map(|p| criu::proto::JoinNs {
+                ns: n.kind.proc_name().into(),
+                ns_file: p.to_string_lossy().into_owned(),
+                extra_opt: None,
+            })
+        })
+        .collect()
 }
 
 /// A namespace kind CRIU leaves out of the image when the container

@@ -145,6 +145,7 @@ pub fn restore(rt: &Runtime, id: &str, opts: &RestoreOptions) -> Result<i32> {
                 m
             },
             inherit_fd: inherited(&descriptors, &external),
+            join_ns: super::checkpoint::join_namespaces(config),
             empty_ns: opts.criu.empty_ns_mask(),
             lazy_pages: opts.criu.lazy_pages,
             lsm_profile: opts.lsm_profile.clone(),
