@@ -8,7 +8,7 @@
 //! `/sys/fs/cgroup` crun needs. Each is stopped by its PID at the end, and
 //! the rows fail if a runtime state, mount, cgroup or process is left.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
@@ -58,7 +58,7 @@ pub fn ctr_run_rm(runtimes: &[Runtime], runs: usize) -> Vec<Vec<f64>> {
     drop(d);
     // The shim gives the runtime `--root <runc-root>/<namespace>`.
     for rt in runtimes {
-        let left = entries(&root(rt).join(&ns));
+        let left = crate::common::state_left(&root(rt).join(&ns));
         assert!(left.is_empty(), "{} state left behind: {left:?}", rt.name);
     }
     let mounts = callers::mounts_below(dir.path());
@@ -98,7 +98,7 @@ pub fn docker_run_rm(runtimes: &[Runtime], runs: usize) -> Vec<Vec<f64>> {
         .flatten()
     {
         if e.file_name().to_string_lossy().starts_with("runtime-") {
-            let left = entries(&e.path().join("moby"));
+            let left = crate::common::state_left(&e.path().join("moby"));
             assert!(left.is_empty(), "state left in {e:?}: {left:?}");
         }
     }
@@ -106,19 +106,6 @@ pub fn docker_run_rm(runtimes: &[Runtime], runs: usize) -> Vec<Vec<f64>> {
     // cgroup.
     d.finish();
     out
-}
-
-/// Names in `dir` but berth's seccomp cache (which outlives containers by
-/// design); none if `dir` does not exist.
-fn entries(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n != "seccomp~cache")
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Whether the callers' programs are installed (the rows are skipped, and
