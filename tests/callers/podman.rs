@@ -35,7 +35,17 @@ pub struct Podman {
     pub cgroup_parent: String,
     /// Rootless: the user podman runs as, and its runtime directory.
     pub rootless: Option<(common::rootless::User, PathBuf)>,
+    /// Held for the podman's life (the last field: dropped after the
+    /// cleanup), so the tests of one binary run one podman at a time.
+    /// Every root podman uses one shared-memory lock segment,
+    /// `/libpod_lock`, whatever its `--root`: two starting at once race to
+    /// create it, and the loser fails with `failed to create 2048 locks in
+    /// /libpod_lock: file exists` (seen in the systemd VM).
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
 }
+
+/// See `Podman::_one_at_a_time`.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Podman {
     /// A podman with the cgroupfs manager.
@@ -46,6 +56,7 @@ impl Podman {
     /// A podman with the cgroupfs manager, or systemd's (`systemd`).
     pub fn with_manager(systemd: bool) -> Self {
         common::require_root();
+        let one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::Builder::new()
             .prefix("berth-podman-")
             .tempdir()
@@ -86,6 +97,7 @@ impl Podman {
             systemd,
             cgroup_parent,
             rootless: None,
+            _one_at_a_time: one_at_a_time,
         }
     }
 
