@@ -24,6 +24,14 @@ use serde_json::json;
 /// exclusively and the others share it.
 static SYSTEMD: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
+/// The CRIU tests run one at a time: once, with both overlapping on a
+/// loaded machine (three VMs under TCG), a checkpoint ran past the 60 s
+/// timeout.
+fn one_criu() -> std::sync::MutexGuard<'static, ()> {
+    static CRIU: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    CRIU.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
     SYSTEMD.read().unwrap_or_else(|e| e.into_inner())
 }
@@ -830,6 +838,7 @@ fn containerd_cri_with_systemd_cgroup() {
 #[ignore = "needs systemd as PID 1 and a working CRIU: the systemd VM runs it"]
 fn checkpoint_and_restore_into_a_transient_scope() {
     let _lock = shared();
+    let _criu = one_criu();
     let n = name("cr");
     let unit = format!("berth-{n}.scope");
     let cg = format!("/system.slice/{unit}");
@@ -1217,6 +1226,7 @@ fn podman_checkpoint_and_restore_with_the_systemd_cgroup_manager() {
         return;
     }
     let _lock = shared();
+    let _criu = one_criu();
     let p = podman::Podman::with_manager(true);
     let count = p.rootfs.join("count");
     let id = callers::ok(&mut p.run_args(
