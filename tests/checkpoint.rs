@@ -14,32 +14,15 @@ mod common;
 mod podman;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::{Fixture, counter, processes_rooted_in, s};
 use serde_json::json;
 
-/// Why CRIU cannot checkpoint here, or `None` when `criu check` passes.
-fn criu_unusable() -> Option<String> {
-    static WHY: OnceLock<Option<String>> = OnceLock::new();
-    WHY.get_or_init(
-        || match std::process::Command::new("criu").arg("check").output() {
-            Err(e) => Some(format!("criu: {e} (apt-get install criu)")),
-            Ok(o) if o.status.success() => None,
-            Ok(o) => Some(format!(
-                "`criu check` failed: {}",
-                s(&o.stderr).lines().last().unwrap_or_default()
-            )),
-        },
-    )
-    .clone()
-}
-
 /// Whether a test that needs CRIU can run; prints the reason when not.
 /// With `BERTH_CRIU_REQUIRED` set (the VM suite) an unusable CRIU fails.
 fn need_criu(test: &str) -> bool {
-    let Some(why) = criu_unusable() else {
+    let Some(why) = counter::criu_unusable() else {
         return true;
     };
     assert!(
@@ -420,7 +403,7 @@ fn features_say_whether_checkpoint_works_here() {
         .unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let want = if criu_unusable().is_none() {
+    let want = if counter::criu_unusable().is_none() {
         "true"
     } else {
         "false"
@@ -429,7 +412,7 @@ fn features_say_whether_checkpoint_works_here() {
         v["annotations"]["org.opencontainers.runc.checkpoint.enabled"],
         want,
         "criu: {:?}",
-        criu_unusable()
+        counter::criu_unusable()
     );
 }
 
@@ -1842,7 +1825,11 @@ impl Drop for AaProfile {
 #[ignore = "needs AppArmor and a working CRIU: tests/vm/lsm.sh"]
 fn lsm_profile_confines_the_restored_process() {
     assert!(common::apparmor_enabled(), "AppArmor is not enabled here");
-    assert!(criu_unusable().is_none(), "{:?}", criu_unusable());
+    assert!(
+        counter::criu_unusable().is_none(),
+        "{:?}",
+        counter::criu_unusable()
+    );
     let f = counter("cr-lsm");
     // CRIU rewrites the profile the dump recorded (an unconfined process
     // stays unconfined): the container runs under `a`, restores under `b`.
@@ -1907,7 +1894,11 @@ fn lsm_mount_context_relabels_the_restored_mounts() {
     const MOUNT: &str = "system_u:object_r:svirt_image_t:s0:c1,c2";
     const NEW: &str = "system_u:object_r:svirt_image_t:s0:c3,c4";
     assert!(common::selinux_enabled(), "SELinux is not enabled here");
-    assert!(criu_unusable().is_none(), "{:?}", criu_unusable());
+    assert!(
+        counter::criu_unusable().is_none(),
+        "{:?}",
+        counter::criu_unusable()
+    );
     let f = counter("cr-mntctx");
     f.edit(|c| c["linux"]["mountLabel"] = json!(MOUNT));
     let b = bundle(&f);

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use common::rootless::{User, chown_tree, user};
-use common::{TIMEOUT, s, wait_timeout};
+use common::{TIMEOUT, s};
 use serde_json::{Value, json};
 
 /// A bundle and a runtime directory owned by the user, under /tmp (not
@@ -84,37 +84,13 @@ impl Rootless {
         {
             self.ids.borrow_mut().push(id.to_string());
         }
-        let out = tempfile::tempfile().unwrap();
-        let err = tempfile::tempfile().unwrap();
-        let mut child = self
-            .cmd()
-            .args(args)
-            .stdout(out.try_clone().unwrap())
-            .stderr(err.try_clone().unwrap())
-            .spawn()
-            .unwrap();
-        let status = wait_timeout(&mut child, TIMEOUT).unwrap_or_else(|| {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("berth {args:?} (rootless) did not finish within {TIMEOUT:?}")
-        });
-        Output {
-            status,
-            stdout: common::read_all(out),
-            stderr: common::read_all(err),
-        }
+        let mut cmd = self.cmd();
+        cmd.args(args);
+        common::run_captured(cmd, &format!("berth {args:?} (rootless)"))
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.berth(args);
-        assert!(
-            out.status.success(),
-            "berth {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            s(&out.stdout),
-            s(&out.stderr)
-        );
-        s(&out.stdout)
+        common::ok_stdout(self.berth(args), args)
     }
 
     fn fails(&self, args: &[&str]) -> String {

@@ -184,10 +184,15 @@ fn check_files(cgroup: &str) {
 
 fn assert_gone(f: &Fixture, unit: &str, cgroup: &str) {
     assert_eq!(load_state(unit), "not-found", "unit {unit} left behind");
+    assert_no_dirs(cgroup);
+    f.assert_clean();
+}
+
+/// Asserts `cgroup` exists in no hierarchy.
+fn assert_no_dirs(cgroup: &str) {
     for dir in all_dirs(cgroup) {
         assert!(!dir.exists(), "cgroup left behind: {}", dir.display());
     }
-    f.assert_clean();
 }
 
 #[test]
@@ -229,15 +234,8 @@ fn scope_unit_with_properties_and_limits() {
     let pid = f.state("c1")["pid"].as_i64().unwrap();
     // In the unit's cgroup in every hierarchy (on hybrid, those systemd
     // made and those berth made).
-    for d in all_dirs(&cg) {
-        let procs = std::fs::read_to_string(d.join("cgroup.procs"))
-            .unwrap_or_else(|e| panic!("{}: {e}", d.display()));
-        assert!(
-            procs.lines().any(|l| l == pid.to_string()),
-            "{}: {procs}",
-            d.display()
-        );
-    }
+    let missing = dirs_without(&cg, &pid.to_string());
+    assert!(missing.is_empty(), "pid {pid} not in {missing:?}");
     check_files(&cg);
     // From inside: the container is at the root of its cgroup namespace in
     // every hierarchy, and its own cgroup holds the limits.
@@ -447,9 +445,7 @@ fn podman_with_the_systemd_cgroup_manager() {
     assert!(out.contains("p1 Exited"), "{out}");
     callers::ok(p.podman().args(["rm", "p1"]));
     assert_eq!(load_state(&unit), "not-found", "unit {unit} left behind");
-    for d in all_dirs(&cg) {
-        assert!(!d.exists(), "cgroup left behind: {}", d.display());
-    }
+    assert_no_dirs(&cg);
     p.finish();
 }
 
@@ -665,9 +661,7 @@ fn docker_with_the_systemd_cgroup_driver() {
     d.remove_all();
     let (ok, out) = systemctl(&["stop", &slice]);
     assert!(ok, "{out}");
-    for dir in all_dirs(&cg) {
-        assert!(!dir.exists(), "cgroup left behind: {}", dir.display());
-    }
+    assert_no_dirs(&cg);
     d.finish();
 }
 
@@ -829,9 +823,7 @@ fn containerd_cri_with_systemd_cgroup() {
     let mounts = callers::mounts_below(dir.path());
     assert!(mounts.is_empty(), "mounts left behind: {mounts:?}");
     drop(guard);
-    for d in all_dirs(&format!("/{top}")) {
-        assert!(!d.exists(), "cgroup left behind: {}", d.display());
-    }
+    assert_no_dirs(&format!("/{top}"));
 }
 
 #[test]
@@ -869,15 +861,8 @@ fn checkpoint_and_restore_into_a_transient_scope() {
     assert_eq!(show(&unit, "ActiveState"), "active");
     assert_eq!(show(&unit, "Slice"), "system.slice");
     let pid = f.state("c1")["pid"].as_i64().unwrap();
-    for d in all_dirs(&cg) {
-        let procs = std::fs::read_to_string(d.join("cgroup.procs"))
-            .unwrap_or_else(|e| panic!("{}: {e}", d.display()));
-        assert!(
-            procs.lines().any(|l| l == pid.to_string()),
-            "{}: {procs}",
-            d.display()
-        );
-    }
+    let missing = dirs_without(&cg, &pid.to_string());
+    assert!(missing.is_empty(), "pid {pid} not in {missing:?}");
     common::counter::assert_continues(&count, &frozen, 3);
     sd(&f, &["kill", "c1", "KILL"]);
     f.wait_status("c1", "stopped");
@@ -1182,22 +1167,6 @@ fn rootless_podman_with_the_systemd_cgroup_manager() {
     p.finish();
 }
 
-/// Why CRIU cannot checkpoint here (as tests/checkpoint.rs asks it:
-/// `criu check`), or `None` when it can.
-fn criu_unusable() -> Option<String> {
-    match Command::new("criu").arg("check").output() {
-        Err(e) => Some(format!("criu: {e} (apt-get install criu)")),
-        Ok(o) if o.status.success() => None,
-        Ok(o) => Some(format!(
-            "`criu check` failed: {}",
-            String::from_utf8_lossy(&o.stderr)
-                .lines()
-                .last()
-                .unwrap_or_default()
-        )),
-    }
-}
-
 /// The cgroup.procs files of `cg` that do not list `pid` (every hierarchy
 /// on hybrid).
 fn dirs_without(cg: &str, pid: &str) -> Vec<String> {
@@ -1217,7 +1186,7 @@ fn dirs_without(cg: &str, pid: &str) -> Vec<String> {
 #[ignore = "needs systemd as PID 1, podman and a working CRIU: the systemd VM runs it"]
 fn podman_checkpoint_and_restore_with_the_systemd_cgroup_manager() {
     let test = "podman_checkpoint_and_restore_with_the_systemd_cgroup_manager";
-    if let Some(why) = criu_unusable() {
+    if let Some(why) = common::counter::criu_unusable() {
         assert!(
             std::env::var_os("BERTH_CRIU_REQUIRED").is_none(),
             "{test}: CRIU is required here but {why}"
@@ -1284,8 +1253,6 @@ fn podman_checkpoint_and_restore_with_the_systemd_cgroup_manager() {
 
     callers::ok(p.podman().args(["rm", "-f", "p1"]));
     callers::wait_for("the scope to go", || load_state(&unit) == "not-found");
-    for d in all_dirs(&cg) {
-        assert!(!d.exists(), "cgroup left behind: {}", d.display());
-    }
+    assert_no_dirs(&cg);
     p.finish();
 }

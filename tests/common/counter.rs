@@ -4,7 +4,28 @@
 //! unbroken sequence (a fresh start would write 1 again).
 
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+/// Why CRIU cannot checkpoint here (`criu check` fails or criu is
+/// missing), or `None` when it can. Asked once per test binary.
+pub fn criu_unusable() -> Option<String> {
+    static WHY: OnceLock<Option<String>> = OnceLock::new();
+    WHY.get_or_init(
+        || match std::process::Command::new("criu").arg("check").output() {
+            Err(e) => Some(format!("criu: {e} (apt-get install criu)")),
+            Ok(o) if o.status.success() => None,
+            Ok(o) => Some(format!(
+                "`criu check` failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+            )),
+        },
+    )
+    .clone()
+}
 
 /// The loop, writing to `file` (a path inside the container), with its
 /// stdio on the container's own /dev/null (the caller's files are not in

@@ -161,41 +161,14 @@ impl Fixture {
         if let Some(id) = container_id(args) {
             self.ids.borrow_mut().insert(id);
         }
-        let out = tempfile::tempfile().unwrap();
-        let err = tempfile::tempfile().unwrap();
-        let mut child = self
-            .cmd()
-            .args(args)
-            .stdout(out.try_clone().unwrap())
-            .stderr(err.try_clone().unwrap())
-            .spawn()
-            .unwrap();
-        let status = wait_timeout(&mut child, TIMEOUT).unwrap_or_else(|| {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "berth {args:?} did not finish within {TIMEOUT:?}\nstderr: {}",
-                s(&read_all(err.try_clone().unwrap()))
-            )
-        });
-        Output {
-            status,
-            stdout: read_all(out),
-            stderr: read_all(err),
-        }
+        let mut cmd = self.cmd();
+        cmd.args(args);
+        run_captured(cmd, &format!("berth {args:?}"))
     }
 
     /// Runs berth and asserts success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.berth(args);
-        assert!(
-            out.status.success(),
-            "berth {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            s(&out.stdout),
-            s(&out.stderr)
-        );
-        s(&out.stdout)
+        ok_stdout(self.berth(args), args)
     }
 
     /// Runs berth and asserts failure; returns stderr.
@@ -469,6 +442,45 @@ fn takes_value(flag: &str) -> bool {
 
 /// How long any single berth command may take in a test.
 pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs `cmd` with stdout and stderr in files, not pipes (a container
+/// the command creates inherits them and keeps them open long after the
+/// command has exited); a command that outlives `TIMEOUT` is killed and
+/// fails the test, naming `what`.
+pub fn run_captured(mut cmd: Command, what: &str) -> Output {
+    let out = tempfile::tempfile().unwrap();
+    let err = tempfile::tempfile().unwrap();
+    let mut child = cmd
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap())
+        .spawn()
+        .unwrap();
+    let status = wait_timeout(&mut child, TIMEOUT).unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "{what} did not finish within {TIMEOUT:?}\nstderr: {}",
+            s(&read_all(err.try_clone().unwrap()))
+        )
+    });
+    Output {
+        status,
+        stdout: read_all(out),
+        stderr: read_all(err),
+    }
+}
+
+/// Asserts that berth `args` succeeded; returns its stdout.
+pub fn ok_stdout(out: Output, args: &[&str]) -> String {
+    assert!(
+        out.status.success(),
+        "berth {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        s(&out.stdout),
+        s(&out.stderr)
+    );
+    s(&out.stdout)
+}
 
 /// Waits for a child for at most `limit`.
 pub fn wait_timeout(
