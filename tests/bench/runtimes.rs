@@ -136,11 +136,7 @@ fn cycle_of(rt: &Runtime, work: &Path, bundle: &Path, tag: &str, worker: usize, 
         pid_file.to_str().unwrap(),
         &id,
     ]);
-    let pid: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = read_pid(&pid_file);
     let start = rt.time(&["start", &id]);
     // We are a child subreaper: the init was reparented to us.
     let _ = wait4(Pid::from_raw(pid));
@@ -882,11 +878,7 @@ fn main() {
                     p,
                     &id,
                 ]));
-                let pid: i32 = std::fs::read_to_string(&pid_file)
-                    .unwrap()
-                    .trim()
-                    .parse()
-                    .unwrap();
+                let pid = read_pid(&pid_file);
                 created_rss[r].push(settled_rss_kib(pid));
                 rss_state[r].push(rt.peak_rss_kib(&["state", &id]));
                 rss_start[r].push(rt.peak_rss_kib(&["start", &id]));
