@@ -162,6 +162,54 @@ fn process_is_in_its_cgroup_in_every_hierarchy() {
 }
 
 #[test]
+fn a_cgroup_namespace_and_exec_are_placed_in_every_hierarchy() {
+    // The init and an exec'd process join the container's cgroup in every
+    // hierarchy: on a hybrid host the cgroup2 one through clone3 and the v1
+    // ones through their own `tasks` writes, on v2 through clone3, on v1
+    // through `tasks`. The cgroup namespace is rooted there in each.
+    let f = Fixture::new("nsplaced", &["sleep", "30"]);
+    f.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "cgroup");
+        ns.push(json!({"type": "cgroup"}));
+    });
+    f.create("c1");
+    f.ok(&["start", "c1"]);
+    f.ok(&["exec", "-d", "c1", "sleep", "30"]);
+    let inside = f.ok(&["exec", "c1", "cat", "/proc/self/cgroup"]);
+    let dirs: Vec<_> = f.cgroup_dirs().into_iter().filter(|d| d.is_dir()).collect();
+    assert!(!dirs.is_empty(), "no cgroup directory of the container");
+    assert_eq!(
+        inside.lines().count(),
+        dirs.len(),
+        "{inside} against {dirs:?}"
+    );
+    for l in inside.lines() {
+        assert!(
+            l.ends_with(":/"),
+            "not at the namespace's root: {l}\n{inside}"
+        );
+    }
+    let init = f.state("c1")["pid"].as_i64().unwrap().to_string();
+    let mut sets = Vec::new();
+    for d in &dirs {
+        let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap();
+        let mut pids: Vec<String> = procs.lines().map(str::to_string).collect();
+        pids.sort();
+        assert!(
+            pids.contains(&init),
+            "init {init} not in {}: {pids:?}",
+            d.display()
+        );
+        assert_eq!(pids.len(), 2, "{}: {pids:?}", d.display());
+        sets.push(pids);
+    }
+    assert!(sets.windows(2).all(|w| w[0] == w[1]), "{dirs:?}: {sets:?}");
+    f.ok(&["delete", "--force", "c1"]);
+    f.assert_clean();
+}
+
+#[test]
 fn memory_hog_is_oom_killed_with_137() {
     let f = Fixture::new("oom", &["tail", "/dev/zero"]);
     set_resources(&f, json!({"memory": {"limit": 33554432, "swap": 33554432}}));

@@ -14,7 +14,7 @@ use std::os::fd::BorrowedFd;
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
-use super::{CgroupError, CgroupRecord, Manager, OomWatch, Result, Stats};
+use super::{CgroupError, CgroupRecord, Manager, OomWatch, Result, SelfJoin, Stats};
 
 /// A cgroup manager that may have given up its cgroup.
 pub struct Rootless {
@@ -154,6 +154,15 @@ impl Manager for Rootless {
             return Ok(());
         }
         self.inner.add(pid)
+    }
+
+    fn self_join(&self) -> Result<Option<SelfJoin>> {
+        // With `clone_target`: on a hybrid host the two go together.
+        if self.absent {
+            Ok(None)
+        } else {
+            self.inner.self_join()
+        }
     }
 
     fn pids(&self) -> Result<Vec<Pid>> {

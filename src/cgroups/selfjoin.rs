@@ -40,8 +40,8 @@ pub struct SelfJoin {
 
 impl SelfJoin {
     /// Opens `tasks` in each of `dirs` (v1 hierarchies only).
-    pub(super) fn open(dirs: &[CgroupDir]) -> Result<Self> {
-        let mut files = Vec::with_capacity(dirs.len());
+    pub(super) fn open<'a>(dirs: impl IntoIterator<Item = &'a CgroupDir>) -> Result<Self> {
+        let mut files = Vec::new();
         for d in dirs {
             let path = d.dir.join("tasks");
             let required = d.key != "name=systemd";

@@ -3,8 +3,10 @@
 //! on hybrid hosts the container is also placed in the unified hierarchy,
 //! as runc does (it carries no limits there).
 
+use std::cell::OnceCell;
 use std::fs;
-use std::os::fd::BorrowedFd;
+use std::fs::File;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -93,6 +95,14 @@ pub struct V1 {
     path: String,
     mode: Mode,
     dirs: Vec<CgroupDir>,
+    /// Hybrid hosts: the cgroup2 directory, opened for `CLONE_INTO_CGROUP`
+    /// once it exists (Linux 5.7+). A new process is then born in the
+    /// cgroup2 hierarchy and joins the v1 ones by writing `0` to their
+    /// `tasks` files ([`super::SelfJoin`]): no `cgroup.procs` write, so no
+    /// wait for an RCU grace period. Without it berth moves the process by
+    /// PID (`add`). Opened by `create`, or on first use for a recorded
+    /// container (`exec`), so other commands do not open it.
+    unified: OnceCell<Option<File>>,
 }
 
 impl V1 {
@@ -127,6 +137,7 @@ impl V1 {
             path: resolve(inner, "/"),
             mode,
             dirs,
+            unified: OnceCell::new(),
         })
     }
 
@@ -135,6 +146,27 @@ impl V1 {
             path: rec.path.clone(),
             mode: rec.mode,
             dirs: rec.dirs.clone(),
+            unified: OnceCell::new(),
+        }
+    }
+
+    /// The cgroup2 directory for `CLONE_INTO_CGROUP`, if any (an existing
+    /// cgroup is a clone3 target too, for `exec`).
+    fn unified(&self) -> Option<&File> {
+        self.unified
+            .get_or_init(|| self.open_unified().ok().flatten())
+            .as_ref()
+    }
+
+    /// The hybrid host's cgroup2 directory of the container, opened for
+    /// `CLONE_INTO_CGROUP`; `None` elsewhere or on kernels without it.
+    fn open_unified(&self) -> Result<Option<File>> {
+        if self.mode != Mode::Hybrid || !super::v2::clone_into_cgroup_supported() {
+            return Ok(None);
+        }
+        match self.dirs.iter().find(|d| d.key.is_empty()) {
+            Some(d) => super::v2::open_dir(&d.dir).map(Some),
+            None => Ok(None),
         }
     }
 
@@ -324,15 +356,19 @@ impl Manager for V1 {
                 });
             }
         }
-        let made = self.create_all().and_then(|()| {
-            self.dirs.iter().try_for_each(|d| {
-                if d.has("freezer") || (d.key.is_empty() && self.mode == Mode::Hybrid) {
-                    fsutil::refuse_frozen(&d.dir, d.has("freezer"))
-                } else {
-                    Ok(())
-                }
+        let made = self
+            .create_all()
+            .and_then(|()| {
+                self.dirs.iter().try_for_each(|d| {
+                    if d.has("freezer") || (d.key.is_empty() && self.mode == Mode::Hybrid) {
+                        fsutil::refuse_frozen(&d.dir, d.has("freezer"))
+                    } else {
+                        Ok(())
+                    }
+                })
             })
-        });
+            .and_then(|()| self.open_unified())
+            .map(|unified| self.unified = OnceCell::from(unified));
         if let Err(e) = made {
             for d in &self.dirs {
                 if d.created > 0 {
@@ -353,7 +389,7 @@ impl Manager for V1 {
     }
 
     fn clone_target(&self) -> Option<BorrowedFd<'_>> {
-        None
+        self.unified().map(|f| f.as_fd())
     }
 
     fn add(&self, pid: Pid) -> Result<()> {
@@ -371,11 +407,14 @@ impl Manager for V1 {
 
     fn self_join(&self) -> Result<Option<super::SelfJoin>> {
         // The cgroup2 hierarchy of a hybrid host has no `tasks` file, and
-        // moving one thread there is refused across domains: `add` it is.
-        if self.mode != Mode::Legacy || self.dirs.iter().any(|d| d.key.is_empty()) {
-            return Ok(None);
+        // moving one thread there is refused across domains: the process
+        // is born there (`clone_target`), or else `add` places it.
+        match (self.mode, self.unified()) {
+            (Mode::Legacy, _) | (Mode::Hybrid, Some(_)) => {
+                super::SelfJoin::open(self.dirs.iter().filter(|d| !d.key.is_empty())).map(Some)
+            }
+            _ => Ok(None),
         }
-        super::SelfJoin::open(&self.dirs).map(Some)
     }
 
     fn pids(&self) -> Result<Vec<Pid>> {

@@ -266,7 +266,7 @@ impl Manager for V2 {
 }
 
 /// Opens a cgroup directory (for `CLONE_INTO_CGROUP` and BPF attachment).
-fn open_dir(dir: &Path) -> Result<File> {
+pub(super) fn open_dir(dir: &Path) -> Result<File> {
     std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
@@ -275,7 +275,7 @@ fn open_dir(dir: &Path) -> Result<File> {
 }
 
 /// Whether the kernel has `CLONE_INTO_CGROUP` (Linux 5.7).
-fn clone_into_cgroup_supported() -> bool {
+pub(super) fn clone_into_cgroup_supported() -> bool {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .ok()
         .and_then(|r| kernel_version(r.trim()))

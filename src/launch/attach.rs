@@ -250,6 +250,12 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<Spawned, LaunchError> {
             ..CloneRequest::default()
         });
     }
+    // berth moves the process by PID (and the child waits for that) when
+    // neither the clone nor the child's own `tasks` writes place it, or
+    // when the clone into the cgroup2 hierarchy of a hybrid host failed.
+    let placed_by_parent = |cloned_into: bool| {
+        !cloned_into && (req.placement.join.is_none() || req.placement.clone_into.is_some())
+    };
     let (pid, pidfd) = match forked {
         Ok(Forked::Child) => {
             drop(parent_chan);
@@ -258,7 +264,7 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<Spawned, LaunchError> {
                 chan: child_chan,
                 namespaces: child_ns,
                 console,
-                wait_proceed: !cloned_into && req.placement.join.is_none(),
+                wait_proceed: placed_by_parent(cloned_into),
             })
         }
         Ok(Forked::Parent { pid, pidfd }) => (pid, pidfd),
@@ -290,7 +296,7 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<Spawned, LaunchError> {
     ns.leave_unless_refused()?;
     crate::faults::checkpoint("exec:cloned");
     // The child waits for `Proceed` only in this case (`ChildCtx`).
-    if !cloned_into && req.placement.join.is_none() {
+    if placed_by_parent(cloned_into) {
         (req.placement.add)(pid)?;
         parent_chan.send_to_init(ToInit::Proceed)?;
     }

@@ -200,12 +200,12 @@ fn open_gate(gate: &Gate<'_>) -> Result<(Option<OwnedFd>, Option<OwnedFd>), Laun
 pub fn launch(req: &LaunchRequest<'_>) -> Result<Launched, LaunchError> {
     let config = req.config;
     let placed_by_clone = req.cgroup.clone_target().is_some();
-    let plan = NsPlan::new(config, placed_by_clone);
-    // v1: the init joins its cgroup by itself, first thing.
-    let cgroup_join = match placed_by_clone {
-        true => None,
-        false => req.cgroup.self_join()?,
-    };
+    // v1: the init joins its cgroups by itself, first thing (on a hybrid
+    // host, the v1 ones; clone3 places it in the cgroup2 one).
+    let cgroup_join = req.cgroup.self_join()?;
+    // A cgroup namespace made by clone3 is rooted where the child is born:
+    // right only if that is the container's cgroup in every hierarchy.
+    let plan = NsPlan::new(config, placed_by_clone && cgroup_join.is_none());
     let placed_at_start = placed_by_clone || cgroup_join.is_some();
 
     let joins: Vec<(NsKind, OwnedFd)> = plan

@@ -90,8 +90,10 @@ pub fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
         Some(_) => sub_target.as_ref().map(|f| f.as_fd()),
         None => manager.as_ref().and_then(|m| m.clone_target()),
     };
-    let join = match (&sub, &manager, clone_into) {
-        (None, Some(m), None) => m.self_join()?,
+    // v1: the process joins by itself; on a hybrid host alongside the
+    // clone3 into the cgroup2 hierarchy.
+    let join = match (&sub, &manager) {
+        (None, Some(m)) => m.self_join()?,
         _ => None,
     };
     let req = ExecRequest {
