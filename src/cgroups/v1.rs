@@ -347,17 +347,24 @@ impl V1 {
 
 impl Manager for V1 {
     fn create(&mut self) -> Result<()> {
-        for d in &self.dirs {
-            let count = fsutil::procs(&d.dir)?.len();
-            if count > 0 {
-                return Err(CgroupError::NotEmpty {
-                    path: d.dir.clone(),
-                    count,
-                });
-            }
-        }
+        // mkdir first: a directory berth made is empty, so only one that
+        // already existed is checked for processes. (Looking up a missing
+        // leaf first waits for the shared parent's lock, which every
+        // parallel create's mkdir holds.)
         let made = self
             .create_all()
+            .and_then(|()| {
+                self.dirs
+                    .iter()
+                    .filter(|d| d.created == 0)
+                    .try_for_each(|d| match fsutil::procs(&d.dir)?.len() {
+                        0 => Ok(()),
+                        count => Err(CgroupError::NotEmpty {
+                            path: d.dir.clone(),
+                            count,
+                        }),
+                    })
+            })
             .and_then(|()| {
                 self.dirs.iter().try_for_each(|d| {
                     if d.has("freezer") || (d.key.is_empty() && self.mode == Mode::Hybrid) {

@@ -147,14 +147,18 @@ impl V2 {
 
 impl Manager for V2 {
     fn create(&mut self) -> Result<()> {
-        let count = fsutil::procs(&self.dir)?.len();
-        if count > 0 {
-            return Err(CgroupError::NotEmpty {
-                path: self.dir.clone(),
-                count,
-            });
-        }
+        // mkdir first: only a directory that already existed can hold
+        // processes (see `V1::create`).
         self.created_levels = fsutil::create_dirs(&self.root, &self.dir)?;
+        if self.created_levels == 0 {
+            let count = fsutil::procs(&self.dir)?.len();
+            if count > 0 {
+                return Err(CgroupError::NotEmpty {
+                    path: self.dir.clone(),
+                    count,
+                });
+            }
+        }
         let rest = fsutil::refuse_frozen(&self.dir, false)
             .and_then(|()| self.enable_controllers())
             .and_then(|()| {
