@@ -274,7 +274,17 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<Spawned, LaunchError> {
                 wait_proceed: !cloned_into && req.placement.join.is_none(),
             })
         }
-        Ok(Forked::Parent { pid, pidfd }) => (pid, pidfd),
+        Ok(Forked::Parent { pid, pidfd }) => {
+            // The code that loaded the state and config and prepared the
+            // clone will not run again here: dropping its pages lowers
+            // exec's peak resident set (3456 -> 3324 KiB on Docker's
+            // bundle; the peak is reached here, and what the parent runs
+            // from now on faults back in about 30 windows). The child is
+            // unaffected: fork copies no page-table entries of a file
+            // mapping never written, so it faults its own code in anyway.
+            let _ = sys::mem::release_code();
+            (pid, pidfd)
+        }
         Err(source) => {
             ns.leave_unless_refused()?;
             return Err(LaunchError::Sys {
