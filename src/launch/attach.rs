@@ -44,7 +44,7 @@ use super::attach_child::{self, ChildCtx};
 use super::for_children::ChildNamespaces;
 use super::protocol::{self, Channel, ChannelError, FromInit, ToInit};
 use crate::seccomp::Compiled;
-use crate::spec::{Config, NsKind, ProcessConfig};
+use crate::spec::{Config, Namespace, NsKind, ProcessConfig};
 use crate::sys::clone::{CloneRequest, Forked, clone3};
 use crate::sys::{self, Errno};
 
@@ -152,10 +152,9 @@ pub fn split_joins(differs: impl Fn(NsKind) -> bool) -> (CloneFlags, CloneFlags)
 /// asking `/proc` (two nsfs look-ups per kind, a fifth of exec's system
 /// calls on Docker's bundle). Never for the user namespace: joining one's
 /// own is refused by the kernel, so that one is always compared.
-fn made_by_container(config: &Config, kind: NsKind) -> bool {
+fn made_by_container(namespaces: &[Namespace], kind: NsKind) -> bool {
     kind != NsKind::User
-        && config
-            .namespaces
+        && namespaces
             .iter()
             .any(|n| n.kind == kind && n.path.is_none())
 }
@@ -222,7 +221,8 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<Spawned, LaunchError> {
     }
     let mut differs = [false; NsKind::ALL.len()];
     for (i, kind) in NsKind::ALL.iter().enumerate() {
-        differs[i] = made_by_container(req.config, *kind) || ns_differs(req.init, *kind)?;
+        differs[i] =
+            made_by_container(&req.config.namespaces, *kind) || ns_differs(req.init, *kind)?;
     }
     let (parent_ns, mut child_ns) = split_joins(|k| {
         NsKind::ALL
@@ -378,6 +378,26 @@ mod tests {
         assert_eq!(p, NsKind::Pid.flag() | NsKind::Time.flag());
         assert!(c.contains(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS));
         assert!(!c.contains(CloneFlags::CLONE_NEWPID));
+    }
+
+    #[test]
+    fn only_new_namespaces_other_than_user_skip_the_comparison() {
+        let ns = |kind, path: Option<&str>| Namespace {
+            kind,
+            path: path.map(Into::into),
+        };
+        let list = [
+            ns(NsKind::Net, None),
+            ns(NsKind::Ipc, Some("/proc/1/ns/ipc")),
+            ns(NsKind::User, None),
+        ];
+        assert!(made_by_container(&list, NsKind::Net));
+        // Joined by path: may be berth's own.
+        assert!(!made_by_container(&list, NsKind::Ipc));
+        // Joining one's own user namespace fails: always compared.
+        assert!(!made_by_container(&list, NsKind::User));
+        // Not listed: shared with the creator.
+        assert!(!made_by_container(&list, NsKind::Uts));
     }
 
     #[test]
